@@ -1,0 +1,17 @@
+FROM python:3.11-slim
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY lmo ./lmo
+COPY packages ./packages
+COPY licenses ./licenses
+COPY features ./features
+COPY leads ./leads
+COPY staff ./staff
+COPY subscribers ./subscribers
+COPY jobs ./jobs
+COPY templates ./templates
+COPY manage.py Procfile ./
+RUN pip install --no-cache-dir -e . && mkdir -p var
+EXPOSE 8000
+CMD ["gunicorn", "lmo.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3"]

@@ -1,0 +1,54 @@
+# Two commands set everything up on a fresh machine: `make run` and `make test`.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test lint format bench venv env demo clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+venv: $(STAMP)
+
+# Local secrets for `make run`, made once and kept in .env (never committed).
+.env:
+	@$(PYTHON) -c "import secrets,base64; \
+print('DEBUG=1'); \
+print('SECRET_KEY=' + secrets.token_urlsafe(50)); \
+print('LMO_WEBHOOK_SECRETS=whsec_' + base64.b64encode(secrets.token_bytes(24)).decode()); \
+print('DEMO_PASSWORD=' + secrets.token_urlsafe(9))" > .env
+	@echo "Wrote .env with local secrets."
+
+env: .env
+
+demo: venv .env
+	mkdir -p var
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py bootstrap_demo
+
+run: demo
+	$(BIN)/honcho start --no-prefix -f Procfile 2>/dev/null || $(BIN)/honcho start -f Procfile
+
+test: venv
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: venv
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+bench: venv
+	$(BIN)/python bench/run_all.py
+
+clean:
+	rm -rf $(VENV) var db.sqlite3

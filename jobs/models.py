@@ -1,0 +1,1 @@
+# Background jobs: the outbox and the record of expiry sweeps.

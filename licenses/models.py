@@ -1,0 +1,607 @@
+"""Licenses (one per subscriber org and package) and their append-only history.
+
+The methods on License are the only way to change a license's status, seats, expiry,
+account or version: each one locks the row, re-checks the rules, saves only what changed
+and writes exactly one LicenseEvent.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import models, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from lmo.salesforce_ids import ORG_PREFIX, SalesforceIdField, try_normalize
+from packages.choices import MAX_SEATS, SITE_LICENSE
+from packages.models import seats_display, validate_seats
+
+from .choices import (
+    ALLOWED_TRANSITIONS,
+    EXPIRING_STATUSES,
+    TRIAL_MAX_DAYS,
+    Actor,
+    EventKind,
+    LicenseStatus,
+    OrgType,
+    is_allowed,
+)
+from .exceptions import InvalidTransition, LicenseLocked, TrialLimitExceeded
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser
+
+    from leads.models import Account
+    from packages.models import PackageVersion
+
+    ActorLike = AbstractBaseUser | str | None
+
+
+def format_license_name(pk: int | None) -> str:
+    return f"L-{pk:05d}" if pk else "L-new"
+
+
+def parse_license_name(value: str) -> int | None:
+    """'L-00042' (or 'l-42') -> 42; None for anything else."""
+    value = value.strip()
+    if value[:2].upper() == "L-" and value[2:].isdigit():
+        return int(value[2:])
+    return None
+
+
+def _actor(by: ActorLike) -> tuple[str, Any]:
+    if by is None:
+        return Actor.SYSTEM, None
+    if isinstance(by, str):
+        return by, None
+    return by.get_username(), by
+
+
+class LicenseQuerySet(models.QuerySet):
+    def for_org(self, org_id: str) -> LicenseQuerySet:
+        """Licenses of an org, given its 15 or 18 character id."""
+        normalized = try_normalize(org_id, prefix=ORG_PREFIX)
+        return self.filter(org_id=normalized) if normalized else self.none()
+
+    def live(self) -> LicenseQuerySet:
+        return self.exclude(status=LicenseStatus.UNINSTALLED)
+
+    def due_for_expiry(self, now: datetime) -> LicenseQuerySet:
+        """Trials and active licenses whose end has come (served by the status+expiry index)."""
+        return self.filter(status__in=EXPIRING_STATUSES, expires_at__lte=now)
+
+    def visible_to(self, user) -> LicenseQuerySet:
+        """License data is private: only users whose role may view licenses see any."""
+        if user is not None and user.is_active and user.has_perm("licenses.view_license"):
+            return self
+        return self.none()
+
+
+class License(models.Model):
+    """The record that governs one subscriber org's access to one package."""
+
+    package = models.ForeignKey(
+        "packages.Package", on_delete=models.PROTECT, related_name="licenses"
+    )
+    version = models.ForeignKey(
+        "packages.PackageVersion",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="licenses",
+    )
+    org_id = SalesforceIdField(prefix=ORG_PREFIX, verbose_name="org id")
+    org_name = models.CharField(max_length=255, blank=True)
+    org_edition = models.CharField(max_length=100, blank=True)
+    org_instance = models.CharField(max_length=40, blank=True)
+    org_type = models.CharField(max_length=12, choices=OrgType.choices, default=OrgType.PRODUCTION)
+    is_sandbox = models.BooleanField(default=False)
+    parent_org_id = SalesforceIdField(
+        prefix=ORG_PREFIX, null=True, blank=True, verbose_name="parent org id"
+    )
+    status = models.CharField(
+        max_length=12, choices=LicenseStatus.choices, default=LicenseStatus.TRIAL, editable=False
+    )
+    status_before_suspension = models.CharField(
+        max_length=12, choices=LicenseStatus.choices, blank=True, editable=False
+    )
+    status_before_uninstall = models.CharField(
+        max_length=12, choices=LicenseStatus.choices, blank=True, editable=False
+    )
+    seats = models.IntegerField(default=SITE_LICENSE, validators=[validate_seats], editable=False)
+    used_licenses = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    installed_at = models.DateTimeField(editable=False)
+    trial_started_at = models.DateTimeField(null=True, blank=True, editable=False)
+    activated_at = models.DateTimeField(
+        null=True, blank=True, editable=False, help_text="First time the license became active."
+    )
+    expires_at = models.DateTimeField(null=True, blank=True, editable=False)
+    uninstalled_at = models.DateTimeField(null=True, blank=True, editable=False)
+    account = models.ForeignKey(
+        "leads.Account",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="licenses",
+        editable=False,
+    )
+    lead = models.ForeignKey(
+        "leads.Lead", null=True, blank=True, on_delete=models.SET_NULL, related_name="licenses"
+    )
+    previous_license = models.OneToOneField(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="next_license",
+        editable=False,
+    )
+    last_event_at = models.DateTimeField(
+        null=True, blank=True, editable=False, help_text="Newest subscriber event applied."
+    )
+    expiring_soon_notified_at = models.DateTimeField(null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = LicenseQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-id"]
+        permissions = [
+            ("view_dashboard", "Can view license dashboards"),
+            ("change_license_status", "Can activate, suspend, reinstate and extend licenses"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["org_id", "package"],
+                condition=~Q(status=LicenseStatus.UNINSTALLED),
+                name="license_one_live_per_org_package",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=LicenseStatus.values), name="license_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(seats=SITE_LICENSE) | Q(seats__gte=1, seats__lte=MAX_SEATS),
+                name="license_seats_range",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status=LicenseStatus.TRIAL) | Q(expires_at__isnull=False),
+                name="license_trial_has_expiry",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status=LicenseStatus.UNINSTALLED) | Q(uninstalled_at__isnull=False),
+                name="license_uninstalled_has_date",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["status", "expires_at"], name="license_status_expiry_idx"),
+            models.Index(fields=["org_id"], name="license_org_idx"),
+            models.Index(fields=["package", "version"], name="license_package_version_idx"),
+            models.Index(fields=["package", "status"], name="license_package_status_idx"),
+            models.Index(fields=["installed_at"], name="license_installed_idx"),
+            models.Index(fields=["org_name"], name="license_org_name_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.org_name or self.org_id}"
+
+    # --- Derived values -------------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        return format_license_name(self.pk)
+
+    @property
+    def seats_display(self) -> str:
+        return seats_display(self.seats)
+
+    @property
+    def is_locked(self) -> bool:
+        return self.status == LicenseStatus.UNINSTALLED
+
+    @property
+    def was_bought(self) -> bool:
+        return self.activated_at is not None
+
+    @property
+    def is_trial_life(self) -> bool:
+        """Started as a trial and never bought: the 90-day cap applies to its expiry."""
+        return self.trial_started_at is not None and self.activated_at is None
+
+    @property
+    def trial_limit(self) -> datetime | None:
+        if self.trial_started_at is None:
+            return None
+        return self.trial_started_at + timedelta(days=TRIAL_MAX_DAYS)
+
+    def access_allowed(self, now: datetime | None = None) -> bool:
+        """What a managed package asks: may this org use the package right now?"""
+        now = now or timezone.now()
+        if self.status == LicenseStatus.ACTIVE:
+            return self.expires_at is None or self.expires_at > now
+        if self.status == LicenseStatus.TRIAL:
+            return self.expires_at is not None and self.expires_at > now
+        return False
+
+    def access_code(self, now: datetime | None = None) -> str:
+        """ACTIVE / TRIAL / EXPIRED / SUSPENDED / UNINSTALLED as the subscriber sees it."""
+        now = now or timezone.now()
+        if self.status in EXPIRING_STATUSES and not self.access_allowed(now):
+            return LicenseStatus.EXPIRED.upper()
+        return self.status.upper()
+
+    def days_left(self, now: datetime | None = None) -> int | None:
+        if self.expires_at is None:
+            return None
+        now = now or timezone.now()
+        return (self.expires_at - now).days
+
+    def allowed_targets(self) -> frozenset[str]:
+        return ALLOWED_TRANSITIONS[self.status]
+
+    # --- Plumbing shared by every change -----------------------------------------------------
+
+    def _lock(self) -> None:
+        """Re-read the row under a lock so the checks below see what other requests committed."""
+        self.refresh_from_db(from_queryset=License.objects.select_for_update())
+
+    def ensure_editable(self, action: str) -> None:
+        if self.is_locked:
+            raise LicenseLocked(self.name, action)
+
+    def record_event(
+        self,
+        kind: str,
+        *,
+        by: ActorLike,
+        before: dict[str, Any] | None = None,
+        after: dict[str, Any] | None = None,
+        reason: str = "",
+        source_event_id: str | None = None,
+        at: datetime | None = None,
+    ) -> LicenseEvent:
+        """Append one history row; the cached license check is refreshed after commit."""
+        from .cache import invalidate_license_check
+
+        actor, user = _actor(by)
+        event = LicenseEvent.objects.create(
+            license=self,
+            at=at or timezone.now(),
+            actor=actor,
+            actor_user=user,
+            kind=kind,
+            before=before or {},
+            after=after or {},
+            reason=reason,
+            source_event_id=source_event_id,
+        )
+        invalidate_license_check(self)
+        return event
+
+    def _apply(
+        self,
+        kind: str,
+        changes: dict[str, Any],
+        *,
+        by: ActorLike,
+        reason: str = "",
+        source_event_id: str | None = None,
+        at: datetime | None = None,
+        quiet_changes: dict[str, Any] | None = None,
+    ) -> LicenseEvent:
+        """Save the changed fields and write one history row with their old and new values."""
+        before = {field: self._event_value(field) for field in changes}
+        for field, value in {**changes, **(quiet_changes or {})}.items():
+            setattr(self, field, value)
+        after = {field: self._event_value(field) for field in changes}
+        self.save(update_fields=[*changes, *(quiet_changes or {}), "updated_at"])
+        return self.record_event(
+            kind,
+            by=by,
+            before=before,
+            after=after,
+            reason=reason,
+            source_event_id=source_event_id,
+            at=at,
+        )
+
+    def _event_value(self, field: str) -> Any:
+        if field == "account":
+            return self.account.name if self.account_id else None
+        if field == "version":
+            return self.version.version_number if self.version_id else None
+        return getattr(self, field)
+
+    def _refuse(self, target: str, reason: str | None = None) -> InvalidTransition:
+        message = f"Cannot move {self.name} from {self.status} to {target}"
+        return InvalidTransition(self.status, target, f"{message}: {reason}." if reason else message + ".")
+
+    def _check_trial_limit(self, until: datetime) -> None:
+        limit = self.trial_limit
+        if limit is not None and until > limit:
+            raise TrialLimitExceeded(until, limit)
+
+    # --- Transitions ----------------------------------------------------------------------
+
+    @transaction.atomic
+    def activate(
+        self,
+        by: ActorLike,
+        seats: int | None = None,
+        expires_at: datetime | None = None,
+        *,
+        reason: str = "",
+        now: datetime | None = None,
+    ) -> LicenseEvent:
+        """The customer bought: trial, expired or suspended becomes active."""
+        self._lock()
+        self.ensure_editable("activate")
+        now = now or timezone.now()
+        if not is_allowed(self.status, LicenseStatus.ACTIVE):
+            raise self._refuse(LicenseStatus.ACTIVE)
+        if seats is not None:
+            validate_seats(seats)
+        if expires_at is not None and expires_at <= now:
+            raise ValidationError(
+                {"expires_at": "An active license's expiry must be in the future."},
+                code="expiry_in_past",
+            )
+        changes: dict[str, Any] = {"status": LicenseStatus.ACTIVE, "expires_at": expires_at}
+        if seats is not None and seats != self.seats:
+            changes["seats"] = seats
+        quiet: dict[str, Any] = {"status_before_suspension": ""}
+        if self.activated_at is None:
+            quiet["activated_at"] = now
+        return self._apply(
+            EventKind.STATUS_CHANGED, changes, by=by, reason=reason, quiet_changes=quiet
+        )
+
+    @transaction.atomic
+    def suspend(self, by: ActorLike, reason: str) -> LicenseEvent:
+        """Block the subscriber org's access without uninstalling."""
+        self._lock()
+        self.ensure_editable("suspend")
+        if not (reason or "").strip():
+            raise ValidationError({"reason": "Say why the license is suspended."}, code="required")
+        if not is_allowed(self.status, LicenseStatus.SUSPENDED):
+            raise self._refuse(LicenseStatus.SUSPENDED)
+        return self._apply(
+            EventKind.STATUS_CHANGED,
+            {"status": LicenseStatus.SUSPENDED},
+            by=by,
+            reason=reason.strip(),
+            quiet_changes={"status_before_suspension": self.status},
+        )
+
+    @transaction.atomic
+    def reinstate(
+        self, by: ActorLike, *, reason: str = "", now: datetime | None = None
+    ) -> LicenseEvent:
+        """Lift a suspension: back to the status before it, or expired if its end passed."""
+        self._lock()
+        self.ensure_editable("reinstate")
+        now = now or timezone.now()
+        if self.status != LicenseStatus.SUSPENDED:
+            raise InvalidTransition(
+                self.status,
+                "reinstated",
+                f"Cannot reinstate {self.name}: it is {self.status}, and only a suspended "
+                "license can be reinstated.",
+            )
+        target = self.status_before_suspension or (
+            LicenseStatus.TRIAL if self.is_trial_life else LicenseStatus.ACTIVE
+        )
+        if target in EXPIRING_STATUSES and self.expires_at is not None and self.expires_at <= now:
+            target = LicenseStatus.EXPIRED
+        return self._apply(
+            EventKind.STATUS_CHANGED,
+            {"status": target},
+            by=by,
+            reason=reason,
+            quiet_changes={"status_before_suspension": ""},
+        )
+
+    @transaction.atomic
+    def extend_trial(
+        self,
+        by: ActorLike,
+        until: datetime,
+        *,
+        reason: str = "",
+        now: datetime | None = None,
+    ) -> LicenseEvent:
+        """Move a trial's end (or reopen an expired trial), never past 90 days from its start."""
+        self._lock()
+        self.ensure_editable("extend the trial")
+        now = now or timezone.now()
+        if self.status == LicenseStatus.EXPIRED and self.was_bought:
+            raise self._refuse(LicenseStatus.TRIAL, "a license that was bought cannot become a trial again")
+        if self.status == LicenseStatus.EXPIRED and not self.is_trial_life:
+            raise self._refuse(LicenseStatus.TRIAL, "it was never a trial")
+        if self.status not in (LicenseStatus.TRIAL, LicenseStatus.EXPIRED):
+            reason_text = (
+                "a license that was bought cannot become a trial again"
+                if self.status == LicenseStatus.ACTIVE
+                else None
+            )
+            raise self._refuse(LicenseStatus.TRIAL, reason_text)
+        if until is None or until <= now:
+            raise ValidationError(
+                {"until": "A trial can only be extended to a time in the future."},
+                code="until_in_past",
+            )
+        self._check_trial_limit(until)
+        changes: dict[str, Any] = {"expires_at": until}
+        kind = EventKind.EXPIRATION_CHANGED
+        if self.status != LicenseStatus.TRIAL:
+            changes = {"status": LicenseStatus.TRIAL, **changes}
+            kind = EventKind.STATUS_CHANGED
+        return self._apply(kind, changes, by=by, reason=reason)
+
+    @transaction.atomic
+    def expire(self, now: datetime | None = None, *, by: ActorLike = None) -> LicenseEvent:
+        """The trial or contract ended: only once expires_at has passed."""
+        self._lock()
+        self.ensure_editable("expire")
+        now = now or timezone.now()
+        if self.status not in EXPIRING_STATUSES:
+            raise self._refuse(LicenseStatus.EXPIRED)
+        if self.expires_at is None or self.expires_at > now:
+            when = self.expires_at.isoformat() if self.expires_at else "never"
+            raise self._refuse(LicenseStatus.EXPIRED, f"it is not due (expires {when})")
+        return self._apply(EventKind.STATUS_CHANGED, {"status": LicenseStatus.EXPIRED}, by=by, at=now)
+
+    @transaction.atomic
+    def mark_uninstalled(
+        self,
+        at: datetime,
+        *,
+        by: ActorLike = Actor.SUBSCRIBER,
+        source_event_id: str | None = None,
+    ) -> LicenseEvent:
+        """The customer uninstalled the package: the record is frozen from now on."""
+        self._lock()
+        self.ensure_editable("mark it uninstalled")
+        return self._apply(
+            EventKind.UNINSTALLED,
+            {"status": LicenseStatus.UNINSTALLED, "uninstalled_at": at},
+            by=by,
+            source_event_id=source_event_id,
+            at=at,
+            # Kept so a reinstall can carry over the state the license had.
+            quiet_changes={"status_before_uninstall": self.status},
+        )
+
+    # --- Other edits ----------------------------------------------------------------------
+
+    @transaction.atomic
+    def set_seats(self, by: ActorLike, seats: int, *, reason: str = "") -> LicenseEvent | None:
+        """Change the seat count (-1 for a site license); None when it already had that many."""
+        self._lock()
+        self.ensure_editable("set seats")
+        validate_seats(seats)
+        if seats == self.seats:
+            return None
+        return self._apply(EventKind.SEATS_CHANGED, {"seats": seats}, by=by, reason=reason)
+
+    @transaction.atomic
+    def set_expiration(
+        self, by: ActorLike, expires_at: datetime | None, *, reason: str = ""
+    ) -> LicenseEvent | None:
+        """Move the end date (None: does not expire); a trial stays within its 90 days."""
+        self._lock()
+        self.ensure_editable("set the expiration")
+        if self.is_trial_life and self.status != LicenseStatus.EXPIRED:
+            if expires_at is None:
+                raise ValidationError(
+                    {"expires_at": "A trial must have an end date."}, code="trial_needs_expiry"
+                )
+            self._check_trial_limit(expires_at)
+        if expires_at == self.expires_at:
+            return None
+        return self._apply(
+            EventKind.EXPIRATION_CHANGED, {"expires_at": expires_at}, by=by, reason=reason
+        )
+
+    @transaction.atomic
+    def assign_account(
+        self, by: ActorLike, account: Account | None, *, reason: str = ""
+    ) -> LicenseEvent | None:
+        """Assign the license to a customer Account in this LMO (None to unassign)."""
+        self._lock()
+        self.ensure_editable("change the account")
+        if (account.pk if account else None) == self.account_id:
+            return None
+        return self._apply(EventKind.ACCOUNT_CHANGED, {"account": account}, by=by, reason=reason)
+
+    @transaction.atomic
+    def set_version(
+        self,
+        version: PackageVersion,
+        *,
+        by: ActorLike = Actor.SUBSCRIBER,
+        source_event_id: str | None = None,
+        at: datetime | None = None,
+    ) -> LicenseEvent | None:
+        """The subscriber upgraded: record the old and new version; installed_at stays."""
+        self._lock()
+        self.ensure_editable("upgrade")
+        if version.package_id != self.package_id:
+            raise ValidationError(
+                {"version": "The version belongs to another package."}, code="wrong_package"
+            )
+        if version.pk == self.version_id:
+            return None
+        return self._apply(
+            EventKind.UPGRADED,
+            {"version": version},
+            by=by,
+            source_event_id=source_event_id,
+            at=at,
+        )
+
+    @transaction.atomic
+    def report_usage(
+        self,
+        used_licenses: int | None,
+        *,
+        source_event_id: str | None = None,
+        at: datetime | None = None,
+    ) -> LicenseEvent:
+        """Store what the subscriber org reports it uses."""
+        self._lock()
+        self.ensure_editable("report usage")
+        if used_licenses is not None and used_licenses < 0:
+            raise ValidationError({"used_licenses": "Must be zero or more."}, code="negative")
+        changes = {} if used_licenses is None else {"used_licenses": used_licenses}
+        return self._apply(
+            EventKind.USAGE_REPORTED,
+            changes,
+            by=Actor.SUBSCRIBER,
+            source_event_id=source_event_id,
+            at=at,
+        )
+
+
+class LicenseEvent(models.Model):
+    """One change to a license: who or what, when, from what to what, and why. Append-only."""
+
+    license = models.ForeignKey(License, on_delete=models.PROTECT, related_name="events")
+    at = models.DateTimeField()
+    actor = models.CharField(
+        max_length=150, help_text="A username, 'system' or 'subscriber'."
+    )
+    actor_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="license_events",
+    )
+    kind = models.CharField(max_length=30, choices=EventKind.choices)
+    before = models.JSONField(default=dict, blank=True, encoder=DjangoJSONEncoder)
+    after = models.JSONField(default=dict, blank=True, encoder=DjangoJSONEncoder)
+    reason = models.TextField(blank=True)
+    source_event_id = models.CharField(max_length=255, null=True, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [
+            models.Index(fields=["license", "-at"], name="licenseevent_license_at_idx"),
+            models.Index(fields=["kind", "-at"], name="licenseevent_kind_at_idx"),
+            models.Index(fields=["source_event_id"], name="licenseevent_source_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.license.name} {self.kind} at {self.at:%Y-%m-%d %H:%M}"
+
+    def save(self, *args, **kwargs) -> None:
+        # History is append-only: an existing row is never rewritten.
+        if self.pk is not None and not kwargs.get("force_insert"):
+            raise ValueError("License history is append-only.")
+        super().save(*args, **kwargs)

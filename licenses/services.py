@@ -1,0 +1,139 @@
+"""Multi-model workflows on licenses. Status changes themselves are License methods."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from packages.choices import SITE_LICENSE, DefaultLicenseStatus
+
+from .choices import Actor, EventKind, LicenseStatus, OrgType
+from .exceptions import LicenseError
+from .models import License
+
+if TYPE_CHECKING:
+    from leads.models import Account, Lead
+    from packages.models import Package, PackageVersion
+
+
+@dataclass(frozen=True)
+class OrgDetails:
+    """What a subscriber org tells us about itself on install."""
+
+    org_id: str
+    name: str = ""
+    edition: str = ""
+    instance: str = ""
+    is_sandbox: bool = False
+    parent_org_id: str | None = None
+
+
+@transaction.atomic
+def license_create(
+    *,
+    package: Package,
+    version: PackageVersion | None,
+    org: OrgDetails,
+    installed_at: datetime,
+    account: Account | None = None,
+    lead: Lead | None = None,
+    previous_license: License | None = None,
+    by: Any = Actor.SUBSCRIBER,
+    source_event_id: str | None = None,
+) -> License:
+    """Create a subscriber org's license from the package defaults, or carried over from the
+    license it had before an uninstall, with one feature value per parameter."""
+    from features.services import feature_values_create_for_license
+
+    license = License(
+        package=package,
+        version=version,
+        org_id=org.org_id,
+        org_name=org.name,
+        org_edition=org.edition,
+        org_instance=org.instance,
+        org_type=OrgType.SANDBOX if org.is_sandbox else OrgType.PRODUCTION,
+        is_sandbox=org.is_sandbox,
+        parent_org_id=org.parent_org_id or None,
+        installed_at=installed_at,
+        account=account,
+        lead=lead,
+        previous_license=previous_license,
+    )
+    if previous_license is not None:
+        # A reinstall carries over the state it had, so uninstalling never farms a new trial.
+        _carry_over(license, previous_license, installed_at)
+    else:
+        _apply_package_defaults(license, package, installed_at)
+    license.full_clean(exclude=["lead", "account", "version", "previous_license"])
+    license.save()
+    feature_values_create_for_license(license=license)
+    kind = EventKind.REINSTALLED if previous_license else EventKind.INSTALLED
+    license.record_event(
+        kind,
+        by=by,
+        after={
+            "status": license.status,
+            "seats": license.seats,
+            "expires_at": license.expires_at,
+            "version": version.version_number if version else None,
+            "previous_license": previous_license.name if previous_license else None,
+        },
+        source_event_id=source_event_id,
+        at=installed_at,
+    )
+    return license
+
+
+def _apply_package_defaults(license: License, package: Package, installed_at: datetime) -> None:
+    license.seats = SITE_LICENSE if license.is_sandbox else package.default_seats
+    license.expires_at = package.default_expiry(installed_at)
+    if package.default_status == DefaultLicenseStatus.TRIAL:
+        license.status = LicenseStatus.TRIAL
+        license.trial_started_at = installed_at
+    else:
+        license.status = LicenseStatus.ACTIVE
+        license.activated_at = installed_at
+
+
+def _carry_over(license: License, previous: License, installed_at: datetime) -> None:
+    license.status = previous.status_before_uninstall or LicenseStatus.EXPIRED
+    license.seats = previous.seats
+    license.expires_at = previous.expires_at
+    license.trial_started_at = previous.trial_started_at
+    license.activated_at = previous.activated_at
+    license.account = license.account or previous.account
+    license.lead = license.lead or previous.lead
+    license.status_before_suspension = previous.status_before_suspension
+    if license.status == LicenseStatus.TRIAL and license.expires_at <= installed_at:
+        # The trial ran out while the package was uninstalled; the sweep would do the same.
+        license.status = LicenseStatus.EXPIRED
+
+
+@dataclass(frozen=True)
+class BulkOutcome:
+    license_id: int
+    license_name: str
+    ok: bool
+    message: str = ""
+
+
+def licenses_bulk_apply(
+    *, licenses: list[License], action: str, apply: Any
+) -> list[BulkOutcome]:
+    """Run one action per license; a refusal is reported for that license and the rest go on."""
+    outcomes = []
+    for license in licenses:
+        try:
+            apply(license)
+        except LicenseError as exc:
+            outcomes.append(BulkOutcome(license.pk, license.name, False, exc.message))
+        except ValidationError as exc:
+            outcomes.append(BulkOutcome(license.pk, license.name, False, " ".join(exc.messages)))
+        else:
+            outcomes.append(BulkOutcome(license.pk, license.name, True, f"{action}: done"))
+    return outcomes

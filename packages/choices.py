@@ -1,0 +1,11 @@
+from django.db import models
+
+
+class DefaultLicenseStatus(models.TextChoices):
+    TRIAL = "trial", "Trial"
+    ACTIVE = "active", "Active"
+
+
+SITE_LICENSE = -1
+MAX_SEATS = 99_000_000
+MAX_TRIAL_DAYS = 90

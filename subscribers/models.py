@@ -1,0 +1,42 @@
+"""The inbox of subscriber events: every accepted webhook, what it did, and to which license."""
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import models
+
+from .choices import EventType, Outcome
+
+
+class SubscriberEvent(models.Model):
+    """One signed webhook delivery that passed verification; its id is unique."""
+
+    event_id = models.CharField(max_length=255, unique=True, help_text="The webhook-id header.")
+    type = models.CharField(max_length=30, choices=EventType.choices)
+    occurred_at = models.DateTimeField(help_text="When it happened in the subscriber org.")
+    received_at = models.DateTimeField(auto_now_add=True)
+    package_id = models.CharField(max_length=18, db_index=True)
+    org_id = models.CharField(max_length=18, db_index=True)
+    payload = models.JSONField(encoder=DjangoJSONEncoder)
+    outcome = models.CharField(max_length=12, choices=Outcome.choices)
+    error = models.TextField(blank=True)
+    license = models.ForeignKey(
+        "licenses.License",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="subscriber_events",
+    )
+    replayed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(outcome__in=Outcome.values), name="subscriber_event_outcome_valid"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["outcome", "package_id"], name="subscriber_event_outcome_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_id} {self.type} ({self.outcome})"
