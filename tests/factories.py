@@ -19,7 +19,7 @@ from licenses.models import License
 from licenses.services import OrgDetails, license_create
 from lmo.salesforce_ids import normalize_salesforce_id
 from packages.models import Package, PackageVersion
-from staff.roles import GROUP_NAMES, Role
+from staff.roles import GROUP_NAMES, Role, sync_role_groups
 
 _rng = random.Random(1234)
 
@@ -48,7 +48,11 @@ class UserFactory(factory.django.DjangoModelFactory):
     @factory.post_generation
     def role(self, create, extracted, **kwargs):
         if extracted:
-            self.groups.add(Group.objects.get(name=GROUP_NAMES[Role(extracted)]))
+            name = GROUP_NAMES[Role(extracted)]
+            if not Group.objects.filter(name=name).exists():
+                # transaction=True tests flush the tables the data migration filled.
+                sync_role_groups()
+            self.groups.add(Group.objects.get(name=name))
         if create:
             self.save()
 
