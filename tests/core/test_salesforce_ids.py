@@ -45,7 +45,13 @@ def test_try_normalize__non_strings__are_none():
     assert try_normalize(12345, prefix="00D") is None
 
 
-@given(st.text(alphabet="abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", min_size=12, max_size=12))
+@given(
+    st.text(
+        alphabet="abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789",
+        min_size=12,
+        max_size=12,
+    )
+)
 def test_normalize__15_and_18_forms_always_agree(body):
     id15 = "00D" + body
     id18 = normalize_salesforce_id(id15, prefix="00D")

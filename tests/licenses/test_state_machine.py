@@ -33,9 +33,7 @@ ACTIONS = {
     "activate": lambda lic, user: lic.activate(user, seats=25, now=NOW),
     "suspend": lambda lic, user: lic.suspend(user, reason="Unpaid invoice"),
     "reinstate": lambda lic, user: lic.reinstate(user, now=NOW),
-    "extend_trial": lambda lic, user: lic.extend_trial(
-        user, NOW + dt.timedelta(days=30), now=NOW
-    ),
+    "extend_trial": lambda lic, user: lic.extend_trial(user, NOW + dt.timedelta(days=30), now=NOW),
     "expire": lambda lic, user: lic.expire(_due(lic)),
     "mark_uninstalled": lambda lic, user: lic.mark_uninstalled(NOW),
 }
