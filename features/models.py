@@ -112,9 +112,11 @@ class FeatureParameter(TypedValueMixin, models.Model):
                     f"A package has at most {MAX_PARAMETERS_PER_PACKAGE} feature parameters."
                 )
         if self.pk is not None:
-            stored = FeatureParameter.objects.filter(pk=self.pk).values(
-                *IMMUTABLE_PARAMETER_FIELDS
-            ).first()
+            stored = (
+                FeatureParameter.objects.filter(pk=self.pk)
+                .values(*IMMUTABLE_PARAMETER_FIELDS)
+                .first()
+            )
             if stored:
                 changed = {
                     field.removesuffix("_id"): "Cannot change once the parameter exists."
@@ -123,7 +125,10 @@ class FeatureParameter(TypedValueMixin, models.Model):
                 }
                 if changed:
                     raise ValidationError(changed)
-        if self.introduced_in_version_id and self.introduced_in_version.package_id != self.package_id:
+        if (
+            self.introduced_in_version_id
+            and self.introduced_in_version.package_id != self.package_id
+        ):
             raise ValidationError(
                 {"introduced_in_version": "The version belongs to another package."}
             )
@@ -135,9 +140,7 @@ class FeatureParameterValue(TypedValueMixin, models.Model):
     license = models.ForeignKey(
         "licenses.License", on_delete=models.CASCADE, related_name="feature_values"
     )
-    parameter = models.ForeignKey(
-        FeatureParameter, on_delete=models.CASCADE, related_name="values"
-    )
+    parameter = models.ForeignKey(FeatureParameter, on_delete=models.CASCADE, related_name="values")
     # Copied from the parameter (which can never change it) so the database can check types.
     data_type = models.CharField(max_length=10, choices=DataType.choices, editable=False)
     value_boolean = models.BooleanField(null=True, blank=True, editable=False)

@@ -28,7 +28,9 @@ def feature_values_create_for_license(*, license: License) -> list[FeatureParame
     """Give a new license one value per parameter of its package, each at its default."""
     values = []
     for parameter in FeatureParameter.objects.filter(package_id=license.package_id):
-        value = FeatureParameterValue(license=license, parameter=parameter, data_type=parameter.data_type)
+        value = FeatureParameterValue(
+            license=license, parameter=parameter, data_type=parameter.data_type
+        )
         value.value = parameter.default_value
         values.append(value)
     return FeatureParameterValue.objects.bulk_create(values)
@@ -36,8 +38,14 @@ def feature_values_create_for_license(*, license: License) -> list[FeatureParame
 
 @transaction.atomic
 def feature_parameter_create(
-    *, package: Package, developer_name: str, label: str, data_type: str, direction: str,
-    default_value: Any = None, introduced_in_version=None,
+    *,
+    package: Package,
+    developer_name: str,
+    label: str,
+    data_type: str,
+    direction: str,
+    default_value: Any = None,
+    introduced_in_version=None,
 ) -> FeatureParameter:
     """Add a parameter to a package and give every live license of it the default value."""
     # Lock the package row so two creations can't both pass the 200-parameter check.
@@ -62,7 +70,9 @@ def feature_parameter_create(
     )
     batch: list[FeatureParameterValue] = []
     for license_id in license_ids:
-        value = FeatureParameterValue(license_id=license_id, parameter=parameter, data_type=data_type)
+        value = FeatureParameterValue(
+            license_id=license_id, parameter=parameter, data_type=data_type
+        )
         value.value = parameter.default_value
         batch.append(value)
         if len(batch) >= VALUE_BATCH_SIZE:
@@ -77,7 +87,8 @@ def feature_parameter_update(*, parameter: FeatureParameter, **changes: Any) -> 
     """Change a parameter's label, default or version; type, direction and name are fixed."""
     frozen = [f for f in changes if f in IMMUTABLE_PARAMETER_FIELDS or f == "package"]
     frozen = [
-        f for f in frozen
+        f
+        for f in frozen
         if changes[f] != getattr(parameter, f) and changes[f] != getattr(parameter, f"{f}_id", None)
     ]
     if frozen:
@@ -117,8 +128,14 @@ def feature_value_set(
             {parameter.developer_name: "This parameter belongs to another package."}
         )
     if parameter.direction != expected:
-        who = "the subscriber org" if parameter.direction == Direction.SUBSCRIBER_TO_LMO else "the LMO"
-        raise WrongDirection(f"{parameter.developer_name} is set by {who} only; it is read-only here.")
+        who = (
+            "the subscriber org"
+            if parameter.direction == Direction.SUBSCRIBER_TO_LMO
+            else "the LMO"
+        )
+        raise WrongDirection(
+            f"{parameter.developer_name} is set by {who} only; it is read-only here."
+        )
     typed = coerce_feature_value(parameter.data_type, value, field=parameter.developer_name)
     row, _ = FeatureParameterValue.objects.select_for_update().get_or_create(
         license=license,
@@ -151,7 +168,12 @@ class BulkResult:
 
 
 def feature_value_bulk_set(
-    *, parameter: FeatureParameter, licenses: Iterable[License], value: Any, by: Any, reason: str = ""
+    *,
+    parameter: FeatureParameter,
+    licenses: Iterable[License],
+    value: Any,
+    by: Any,
+    reason: str = "",
 ) -> list[BulkResult]:
     """Set one LMO-to-subscriber value on many licenses; each succeeds or is refused alone."""
     results = []
@@ -161,7 +183,9 @@ def feature_value_bulk_set(
                 license=license, parameter=parameter, value=value, by=by, reason=reason
             )
         except (LicenseError, WrongDirection, ValidationError) as exc:
-            message = getattr(exc, "message", None) or "; ".join(getattr(exc, "messages", [str(exc)]))
+            message = getattr(exc, "message", None) or "; ".join(
+                getattr(exc, "messages", [str(exc)])
+            )
             results.append(BulkResult(license.pk, license.name, "refused", message))
             continue
         results.append(BulkResult(license.pk, license.name, "changed" if changed else "unchanged"))

@@ -25,7 +25,9 @@ def coerce_feature_value(data_type: str, raw: Any, *, field: str = "value") -> F
         raise ValidationError(f"{field}: expected true or false, got {raw!r}.", code="invalid_type")
     if data_type == DataType.INTEGER:
         if isinstance(raw, bool) or not isinstance(raw, int):
-            raise ValidationError(f"{field}: expected an integer, got {raw!r}.", code="invalid_type")
+            raise ValidationError(
+                f"{field}: expected an integer, got {raw!r}.", code="invalid_type"
+            )
         if not INT_MIN <= raw <= INT_MAX:
             raise ValidationError(
                 f"{field}: {raw} is outside the 32-bit integer range.", code="out_of_range"
@@ -33,7 +35,9 @@ def coerce_feature_value(data_type: str, raw: Any, *, field: str = "value") -> F
         return raw
     if data_type == DataType.DATE:
         if isinstance(raw, dt.datetime):
-            raise ValidationError(f"{field}: expected a date, got a date and time.", code="invalid_type")
+            raise ValidationError(
+                f"{field}: expected a date, got a date and time.", code="invalid_type"
+            )
         if isinstance(raw, dt.date):
             return raw
         if isinstance(raw, str):
@@ -46,7 +50,9 @@ def coerce_feature_value(data_type: str, raw: Any, *, field: str = "value") -> F
 
 
 def _bad_date(field: str, raw: Any) -> FeatureValue:
-    raise ValidationError(f"{field}: expected a date as YYYY-MM-DD, got {raw!r}.", code="invalid_type")
+    raise ValidationError(
+        f"{field}: expected a date as YYYY-MM-DD, got {raw!r}.", code="invalid_type"
+    )
 
 
 def to_json(value: FeatureValue) -> bool | int | str | None:

@@ -30,7 +30,9 @@ def lead_convert(
     live licenses assigned to that Account."""
     lead = Lead.objects.select_for_update().get(pk=lead.pk)
     if lead.status == LeadStatus.CONVERTED:
-        raise LeadAlreadyConverted(f"Lead {lead} was already converted to {lead.converted_account}.")
+        raise LeadAlreadyConverted(
+            f"Lead {lead} was already converted to {lead.converted_account}."
+        )
     if lead.status == LeadStatus.DISQUALIFIED:
         raise LeadAlreadyConverted(f"Lead {lead} is disqualified and cannot be converted.")
     if account is None:
@@ -53,7 +55,13 @@ def lead_convert(
     lead.converted_contact = contact
     lead.converted_at = timezone.now()
     lead.save(
-        update_fields=["status", "converted_account", "converted_contact", "converted_at", "updated_at"]
+        update_fields=[
+            "status",
+            "converted_account",
+            "converted_contact",
+            "converted_at",
+            "updated_at",
+        ]
     )
     belongs_to_lead = Q(lead=lead) | Q(org_id=lead.org_id) if lead.org_id else Q(lead=lead)
     for license in License.objects.live().filter(belongs_to_lead, account__isnull=True):
@@ -68,8 +76,7 @@ def lead_merge(*, primary: Lead, duplicates: Sequence[Lead], by: Any) -> Lead:
     if not ids:
         raise LeadMergeError("Choose at least one other lead to merge into the primary lead.")
     locked = {
-        lead.pk: lead
-        for lead in Lead.objects.select_for_update().filter(pk__in=[primary.pk, *ids])
+        lead.pk: lead for lead in Lead.objects.select_for_update().filter(pk__in=[primary.pk, *ids])
     }
     primary = locked[primary.pk]
     if primary.status in (LeadStatus.DISQUALIFIED,):

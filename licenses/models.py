@@ -319,7 +319,9 @@ class License(models.Model):
 
     def _refuse(self, target: str, reason: str | None = None) -> InvalidTransition:
         message = f"Cannot move {self.name} from {self.status} to {target}"
-        return InvalidTransition(self.status, target, f"{message}: {reason}." if reason else message + ".")
+        return InvalidTransition(
+            self.status, target, f"{message}: {reason}." if reason else message + "."
+        )
 
     def _check_trial_limit(self, until: datetime) -> None:
         limit = self.trial_limit
@@ -420,7 +422,9 @@ class License(models.Model):
         self.ensure_editable("extend the trial")
         now = now or timezone.now()
         if self.status == LicenseStatus.EXPIRED and self.was_bought:
-            raise self._refuse(LicenseStatus.TRIAL, "a license that was bought cannot become a trial again")
+            raise self._refuse(
+                LicenseStatus.TRIAL, "a license that was bought cannot become a trial again"
+            )
         if self.status == LicenseStatus.EXPIRED and not self.is_trial_life:
             raise self._refuse(LicenseStatus.TRIAL, "it was never a trial")
         if self.status not in (LicenseStatus.TRIAL, LicenseStatus.EXPIRED):
@@ -454,7 +458,9 @@ class License(models.Model):
         if self.expires_at is None or self.expires_at > now:
             when = self.expires_at.isoformat() if self.expires_at else "never"
             raise self._refuse(LicenseStatus.EXPIRED, f"it is not due (expires {when})")
-        return self._apply(EventKind.STATUS_CHANGED, {"status": LicenseStatus.EXPIRED}, by=by, at=now)
+        return self._apply(
+            EventKind.STATUS_CHANGED, {"status": LicenseStatus.EXPIRED}, by=by, at=now
+        )
 
     @transaction.atomic
     def mark_uninstalled(
@@ -573,9 +579,7 @@ class LicenseEvent(models.Model):
 
     license = models.ForeignKey(License, on_delete=models.PROTECT, related_name="events")
     at = models.DateTimeField()
-    actor = models.CharField(
-        max_length=150, help_text="A username, 'system' or 'subscriber'."
-    )
+    actor = models.CharField(max_length=150, help_text="A username, 'system' or 'subscriber'.")
     actor_user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,

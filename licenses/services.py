@@ -122,9 +122,7 @@ class BulkOutcome:
     message: str = ""
 
 
-def licenses_bulk_apply(
-    *, licenses: list[License], action: str, apply: Any
-) -> list[BulkOutcome]:
+def licenses_bulk_apply(*, licenses: list[License], action: str, apply: Any) -> list[BulkOutcome]:
     """Run one action per license; a refusal is reported for that license and the rest go on."""
     outcomes = []
     for license in licenses:

@@ -16,7 +16,8 @@ SECRET_KEY = env.str("SECRET_KEY", default="")
 if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured(
-            "SECRET_KEY must be set when DEBUG is off. Export SECRET_KEY, or DEBUG=1 for local work."
+            "SECRET_KEY must be set when DEBUG is off. "
+            "Export SECRET_KEY, or DEBUG=1 for local work."
         )
     SECRET_KEY = "insecure-local-development-key-do-not-use-in-production"
 
@@ -92,9 +93,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # A cache shared by every process on the host: the web and the worker both invalidate it.
 CACHES = {
-    "default": env.cache(
-        "CACHE_URL", default=f"filecache://{BASE_DIR / 'var' / 'cache'}"
-    ),
+    "default": env.cache("CACHE_URL", default=f"filecache://{BASE_DIR / 'var' / 'cache'}"),
 }
 
 AUTH_PASSWORD_VALIDATORS = [

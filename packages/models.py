@@ -62,7 +62,7 @@ class Package(models.Model):
             # Salesforce namespace prefixes: letters, digits, single underscores, a letter first.
             models.fields.validators.RegexValidator(
                 r"^[A-Za-z][A-Za-z0-9]*(_[A-Za-z0-9]+)*$",
-                "A namespace starts with a letter and holds letters, digits and single underscores.",
+                "A namespace starts with a letter; letters, digits and single underscores follow.",
             )
         ],
     )
@@ -180,6 +180,11 @@ class PackageVersion(models.Model):
     def __str__(self) -> str:
         return f"{self.package.namespace} {self.version_number}"
 
+    def save(self, *args, **kwargs) -> None:
+        # The numeric parts are derived, never set by hand, so ordering can't drift from the text.
+        self.set_version_number(self.version_number)
+        super().save(*args, **kwargs)
+
     def set_version_number(self, version_number: str) -> None:
         self.major, self.minor, self.patch = parse_version_number(version_number)
         self.version_number = f"{self.major}.{self.minor}.{self.patch}"
@@ -190,11 +195,6 @@ class PackageVersion(models.Model):
             self.set_version_number(self.version_number)
         except ValidationError as exc:
             raise ValidationError({"version_number": exc.messages}) from exc
-
-    def save(self, *args, **kwargs) -> None:
-        # The numeric parts are derived, never set by hand, so ordering can't drift from the text.
-        self.set_version_number(self.version_number)
-        super().save(*args, **kwargs)
 
     @property
     def sort_key(self) -> tuple[int, int, int]:
@@ -239,7 +239,9 @@ class SubscriberApiKey(models.Model):
         return _hash_key(raw_key)
 
     @classmethod
-    def issue(cls, *, package: Package, name: str = "", created_by=None) -> tuple[SubscriberApiKey, str]:
+    def issue(
+        cls, *, package: Package, name: str = "", created_by=None
+    ) -> tuple[SubscriberApiKey, str]:
         """Create a key and return it with the raw secret, which is shown once and not stored."""
         raw_key = cls.KEY_PREFIX + secrets.token_urlsafe(32)
         key = cls.objects.create(

@@ -101,9 +101,7 @@ def sync_role_groups(apps=None, *, verbosity: int = 0) -> None:
             app_label, _model = model_label.split(".", 1)
             codenames = codenames_for(model_label, actions)
             wanted.extend(
-                Permission.objects.filter(
-                    content_type__app_label=app_label, codename__in=codenames
-                )
+                Permission.objects.filter(content_type__app_label=app_label, codename__in=codenames)
             )
         group.permissions.set(wanted)
 

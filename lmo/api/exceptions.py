@@ -93,7 +93,9 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
             if isinstance(codes, str):
                 code = codes
     body = error_body(code, message, fields)
-    headers = {k: v for k, v in response.items() if k in ("Retry-After", "WWW-Authenticate", "Allow")}
+    headers = {
+        k: v for k, v in response.items() if k in ("Retry-After", "WWW-Authenticate", "Allow")
+    }
     return Response(body, status=status_code, headers=headers or None)
 
 

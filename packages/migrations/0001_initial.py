@@ -22,7 +22,7 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('name', models.CharField(max_length=255)),
-                ('namespace', models.CharField(help_text="The package's namespace prefix.", max_length=15, unique=True, validators=[django.core.validators.RegexValidator('^[A-Za-z][A-Za-z0-9]*(_[A-Za-z0-9]+)*$', 'A namespace starts with a letter and holds letters, digits and single underscores.')])),
+                ('namespace', models.CharField(help_text="The package's namespace prefix.", max_length=15, unique=True, validators=[django.core.validators.RegexValidator('^[A-Za-z][A-Za-z0-9]*(_[A-Za-z0-9]+)*$', 'A namespace starts with a letter; letters, digits and single underscores follow.')])),
                 ('package_id', lmo.salesforce_ids.SalesforceIdField(prefix='033', unique=True, verbose_name='package id')),
                 ('developer_org_id', lmo.salesforce_ids.SalesforceIdField(prefix='00D', verbose_name='developer org id')),
                 ('license_manager_linked', models.BooleanField(default=False, help_text="Whether this LMO is the package's License Manager. Until it is, installs create no licenses. Once set it cannot be undone.")),

@@ -18,7 +18,9 @@ class Command(BaseCommand):
         password = os.environ.get("DEMO_PASSWORD") or "demo-password"
         User = get_user_model()
         logins = []
-        admin, _ = User.objects.get_or_create(username="admin", defaults={"email": "admin@partner.example"})
+        admin, _ = User.objects.get_or_create(
+            username="admin", defaults={"email": "admin@partner.example"}
+        )
         admin.is_staff = admin.is_superuser = True
         admin.set_password(password)
         admin.save()
@@ -34,8 +36,10 @@ class Command(BaseCommand):
             logins.append((user.username, role.label))
         created = load_demo_data()
         self.stdout.write(self.style.SUCCESS("Demo ready."))
-        self.stdout.write(f"  Licenses created now: {created} (0 means the demo data was already there)")
-        self.stdout.write("  Logins (password for all: %s):" % password)
+        self.stdout.write(
+            f"  Licenses created now: {created} (0 means the demo data was already there)"
+        )
+        self.stdout.write(f"  Logins (password for all: {password}):")
         for username, label in logins:
             self.stdout.write(f"    {username:<14} {label}")
         secrets = " ".join(settings.LMO_WEBHOOK_SECRETS) or "(none: set LMO_WEBHOOK_SECRETS)"
