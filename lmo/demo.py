@@ -50,8 +50,22 @@ DEMO_PACKAGES = [
 ]
 
 COMPANIES = [
-    "Acme", "Globex", "Initech", "Umbrella", "Hooli", "Stark", "Wayne", "Wonka", "Tyrell",
-    "Cyberdyne", "Soylent", "Vandelay", "Pied Piper", "Aperture", "Gringotts", "Oscorp",
+    "Acme",
+    "Globex",
+    "Initech",
+    "Umbrella",
+    "Hooli",
+    "Stark",
+    "Wayne",
+    "Wonka",
+    "Tyrell",
+    "Cyberdyne",
+    "Soylent",
+    "Vandelay",
+    "Pied Piper",
+    "Aperture",
+    "Gringotts",
+    "Oscorp",
 ]
 
 
@@ -105,7 +119,9 @@ def load_demo_data(*, licenses_per_package: int = 120, seed: int = 7) -> int:
             org_number = rng.randint(1, 10**9)
             lead = Lead.objects.create(
                 first_name=rng.choice(["Ada", "Grace", "Alan", "Edsger", "Barbara", "Ken"]),
-                last_name=rng.choice(["Byron", "Hopper", "Turing", "Dijkstra", "Liskov", "Thompson"]),
+                last_name=rng.choice(
+                    ["Byron", "Hopper", "Turing", "Dijkstra", "Liskov", "Thompson"]
+                ),
                 email=f"admin{n}@{company.split()[0].lower()}{n}.example",
                 company=company,
                 org_id=_id("00D", org_number),
@@ -117,7 +133,9 @@ def load_demo_data(*, licenses_per_package: int = 120, seed: int = 7) -> int:
                 org=OrgDetails(
                     org_id=_id("00D", org_number),
                     name=company,
-                    edition=rng.choice(["Enterprise Edition", "Unlimited Edition", "Professional Edition"]),
+                    edition=rng.choice(
+                        ["Enterprise Edition", "Unlimited Edition", "Professional Edition"]
+                    ),
                     instance=rng.choice(["NA135", "EU45", "AP27", "NA221"]),
                     is_sandbox=rng.random() < 0.1,
                 ),

@@ -31,7 +31,8 @@ class SubscriberEvent(models.Model):
         ordering = ["-received_at", "-id"]
         constraints = [
             models.CheckConstraint(
-                condition=models.Q(outcome__in=Outcome.values), name="subscriber_event_outcome_valid"
+                condition=models.Q(outcome__in=Outcome.values),
+                name="subscriber_event_outcome_valid",
             ),
         ]
         indexes = [

@@ -6,7 +6,9 @@ from tests.factories import PackageFactory, PackageVersionFactory, UserFactory
 
 def pytest_collection_modifyitems(config, items):
     if connection.vendor != "postgresql":
-        skip = pytest.mark.skip(reason="needs PostgreSQL row locks; run .ci/run or set DATABASE_URL")
+        skip = pytest.mark.skip(
+            reason="needs PostgreSQL row locks; run .ci/run or set DATABASE_URL"
+        )
         for item in items:
             if "postgres" in item.keywords:
                 item.add_marker(skip)

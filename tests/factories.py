@@ -92,7 +92,9 @@ class FeatureParameterFactory(factory.django.DjangoModelFactory):
     label = factory.LazyAttribute(lambda o: o.developer_name.replace("_", " "))
     data_type = DataType.BOOLEAN
     direction = Direction.LMO_TO_SUBSCRIBER
-    default_boolean = factory.LazyAttribute(lambda o: False if o.data_type == DataType.BOOLEAN else None)
+    default_boolean = factory.LazyAttribute(
+        lambda o: False if o.data_type == DataType.BOOLEAN else None
+    )
 
 
 class AccountFactory(factory.django.DjangoModelFactory):
