@@ -551,6 +551,12 @@ class License(models.Model):
             at=at,
         )
 
+    def note_subscriber_event(self, at: datetime) -> None:
+        """Remember the newest subscriber event applied, so late, older ones are ignored."""
+        if self.last_event_at is None or at > self.last_event_at:
+            self.last_event_at = at
+            self.save(update_fields=["last_event_at", "updated_at"])
+
     @transaction.atomic
     def report_usage(
         self,

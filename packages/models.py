@@ -8,9 +8,10 @@ import secrets
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
-from django.db import models
+from django.db import models, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -254,6 +255,14 @@ class SubscriberApiKey(models.Model):
         return key, raw_key
 
     def revoke(self, *, at=None) -> None:
+        """Stop accepting the key; the license check's cached copy is dropped after commit."""
         if self.revoked_at is None:
             self.revoked_at = at or timezone.now()
             self.save(update_fields=["revoked_at"])
+            cache_key = self.cache_key(self.key_hash)
+            transaction.on_commit(lambda: cache.delete(cache_key))
+
+    @staticmethod
+    def cache_key(key_hash: str) -> str:
+        """Where the license check caches which package a key belongs to."""
+        return f"subscriber-key:v1:{key_hash}"
