@@ -176,6 +176,8 @@ LMO_WEBHOOK_SECRETS = env.list("LMO_WEBHOOK_SECRETS", default=[])
 LMO_WEBHOOK_TOLERANCE_SECONDS = env.int("LMO_WEBHOOK_TOLERANCE_SECONDS", default=300)
 LMO_WEBHOOK_MAX_BODY_BYTES = 64 * 1024
 LMO_LICENSE_CHECK_CACHE_SECONDS = env.int("LMO_LICENSE_CHECK_CACHE_SECONDS", default=300)
+# Serves the baseline views bench/bench_subscribers.py compares against; off in production.
+LMO_BENCH_VIEWS = env.bool("LMO_BENCH_VIEWS", default=False)
 
 # --- Celery -----------------------------------------------------------------------------------
 BROKER_DIR = BASE_DIR / "var" / "broker"

@@ -41,3 +41,13 @@ class SubscriberEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event_id} {self.type} ({self.outcome})"
+
+
+class BaselineRow(models.Model):
+    """One row per request to the benchmark's insert baseline (only when LMO_BENCH_VIEWS is on)."""
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    note = models.CharField(max_length=40, blank=True)
+
+    def __str__(self) -> str:
+        return f"baseline row {self.pk}"

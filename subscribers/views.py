@@ -1,0 +1,364 @@
+"""The signed subscriber webhook and the license check that managed packages call."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from licenses.cache import license_check_cache_key
+from licenses.exceptions import LicenseError
+from licenses.models import License
+from lmo.api.exceptions import django_validation_fields, error_body, error_response
+from lmo.salesforce_ids import ORG_PREFIX, PACKAGE_PREFIX, try_normalize
+from packages.models import SubscriberApiKey
+
+from .selectors import license_check_payload, subscriber_key_package
+from .serializers import EventInvalid, parse_event
+from .services import subscriber_event_receive
+from .signatures import SignatureInvalid, verify_signature
+
+logger = logging.getLogger(__name__)
+
+# Cached for an org with no license: a new license is created with a history row, and
+# that invalidates this key after commit like any other change.
+_NO_LICENSE = "no-license"
+MAX_EVENT_ID_LENGTH = 255
+
+
+class JsonOnlyNegotiation(BaseContentNegotiation):
+    """Always answer JSON, whatever Accept says: subscriber systems get one format."""
+
+    def select_parser(self, request, parsers):
+        return parsers[0] if parsers else None
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
+def _reject(status: int, code: str, message: str, fields: dict | None = None) -> Response:
+    logger.warning("Subscriber webhook rejected with %s (%s): %s", status, code, message)
+    return error_response(status, code, message, fields)
+
+
+def _json_safe(value: Any) -> bool:
+    """False for text the database cannot store (NUL, lone surrogates) anywhere in the tree."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item or any("\ud800" <= ch <= "\udfff" for ch in item):
+                return False
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return True
+
+
+def _refuse_constant(name: str) -> None:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+_EVENT_EXAMPLE = {
+    "type": "package.installed",
+    "timestamp": "2026-11-28T10:15:00Z",
+    "data": {
+        "package_id": "0330X000000AbCd",
+        "version_id": "04t0X000000XyZa",
+        "version_number": "1.4.0",
+        "org": {
+            "id": "00D5g000004AbCdEAK",
+            "name": "Acme Corp",
+            "edition": "Enterprise Edition",
+            "instance": "NA135",
+            "type": "production",
+            "is_sandbox": False,
+            "parent_org_id": None,
+        },
+        "installer": {
+            "first_name": "Ada",
+            "last_name": "Byron",
+            "email": "ada@acme.example",
+            "phone": "+1 555 0100",
+            "company": "Acme Corp",
+        },
+    },
+}
+
+_ERROR_EXAMPLE_400 = error_body(
+    "invalid",
+    "Invalid event: data.org.id.",
+    {"data.org.id": ["org.id: must start with '00D'; got '001000000000001'."]},
+)
+
+
+class SubscriberWebhookView(APIView):
+    """Receives install, upgrade, uninstall and usage events signed per Standard Webhooks."""
+
+    authentication_classes: list = []
+    permission_classes: list = []
+    throttle_classes: list = []
+    parser_classes: list = []
+    content_negotiation_class = JsonOnlyNegotiation
+
+    @extend_schema(
+        operation_id="subscriber_webhook",
+        summary="Receive a signed subscriber event",
+        description=(
+            "Signed per the Standard Webhooks specification: `webhook-id`, `webhook-timestamp` "
+            "(Unix seconds, at most 5 minutes off) and `webhook-signature` (`v1,<base64 "
+            'HMAC-SHA256 of "{id}.{timestamp}.{raw body}">`, several space separated). The '
+            "body is at most 64 KiB. Redeliveries of a webhook id return the first answer with "
+            "outcome `duplicate`; events older than the last one applied are `ignored`; events "
+            "for a package not linked to this LMO are kept as `unrouted`."
+        ),
+        tags=["subscriber"],
+        auth=[],
+        request={"application/json": OpenApiTypes.OBJECT},
+        parameters=[
+            OpenApiParameter("webhook-id", str, OpenApiParameter.HEADER, required=True),
+            OpenApiParameter("webhook-timestamp", str, OpenApiParameter.HEADER, required=True),
+            OpenApiParameter("webhook-signature", str, OpenApiParameter.HEADER, required=True),
+        ],
+        responses={
+            200: OpenApiResponse(OpenApiTypes.OBJECT, description="Applied, duplicate, ignored"),
+            400: OpenApiResponse(OpenApiTypes.OBJECT, description="Invalid event"),
+            401: OpenApiResponse(OpenApiTypes.OBJECT, description="Bad signature"),
+            413: OpenApiResponse(OpenApiTypes.OBJECT, description="Body over 64 KiB"),
+        },
+        examples=[
+            OpenApiExample("Install", value=_EVENT_EXAMPLE, request_only=True),
+            OpenApiExample(
+                "Applied",
+                value={"event_id": "msg_2Lw5", "outcome": "applied", "license_id": 42},
+                response_only=True,
+                status_codes=["200"],
+            ),
+            OpenApiExample(
+                "Invalid", value=_ERROR_EXAMPLE_400, response_only=True, status_codes=["400"]
+            ),
+            OpenApiExample(
+                "Bad signature",
+                value=error_body("signature_invalid", "The webhook signature does not verify."),
+                response_only=True,
+                status_codes=["401"],
+            ),
+        ],
+    )
+    def post(self, request: Request) -> Response:
+        max_bytes = settings.LMO_WEBHOOK_MAX_BODY_BYTES
+        try:
+            declared = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            declared = 0
+        too_large = f"The body is larger than {max_bytes // 1024} KiB."
+        if declared > max_bytes:
+            return _reject(413, "payload_too_large", too_large)
+        try:
+            body = request.body
+        except RequestDataTooBig:
+            return _reject(413, "payload_too_large", too_large)
+        if len(body) > max_bytes:
+            return _reject(413, "payload_too_large", too_large)
+
+        try:
+            verify_signature(
+                body,
+                request.headers,
+                secrets=settings.LMO_WEBHOOK_SECRETS,
+                tolerance_seconds=settings.LMO_WEBHOOK_TOLERANCE_SECONDS,
+            )
+        except SignatureInvalid as exc:
+            return _reject(
+                401, "signature_invalid", f"The webhook signature does not verify: {exc}."
+            )
+
+        event_id = request.headers["webhook-id"]
+        if len(event_id) > MAX_EVENT_ID_LENGTH or not _json_safe(event_id):
+            return _reject(
+                400,
+                "invalid",
+                "Invalid webhook-id.",
+                {"webhook-id": [f"At most {MAX_EVENT_ID_LENGTH} printable characters."]},
+            )
+        try:
+            data = json.loads(body, parse_constant=_refuse_constant)
+        except (ValueError, RecursionError) as exc:
+            return _reject(400, "invalid", "The body is not valid JSON.", {"body": [str(exc)]})
+        if not _json_safe(data):
+            return _reject(
+                400,
+                "invalid",
+                "The body contains characters that cannot be stored.",
+                {"body": ["NUL characters and unpaired surrogates are not allowed."]},
+            )
+
+        try:
+            event = parse_event(event_id, data)
+            result = subscriber_event_receive(event=event)
+        except EventInvalid as exc:
+            return _reject(400, "invalid", str(exc), exc.fields)
+        except DjangoValidationError as exc:
+            fields = django_validation_fields(exc)
+            return _reject(400, "invalid", "Invalid event.", fields)
+        except LicenseError as exc:
+            return _reject(exc.http_status, exc.code, exc.message)
+        logger.info(
+            "Subscriber event %s %s: %s (license %s)",
+            result.event_id,
+            event.type,
+            result.outcome,
+            result.license_id,
+        )
+        return Response(result.as_dict())
+
+
+def _not_found(message: str) -> Response:
+    body = error_body("not_found", message)
+    body["code"] = "NOT_FOUND"
+    return Response(body, status=404)
+
+
+def _bearer_key(request: Request) -> str | None:
+    header = request.META.get("HTTP_AUTHORIZATION", "")
+    scheme, _, key = header.partition(" ")
+    if scheme.lower() != "bearer" or not key.strip():
+        return None
+    return key.strip()
+
+
+def _unauthorized(message: str) -> Response:
+    response = error_response(401, "not_authenticated", message)
+    response["WWW-Authenticate"] = 'Bearer realm="license-check"'
+    return response
+
+
+_CHECK_EXAMPLE = {
+    "org_id": "00D5g000004AbCdEAK",
+    "package_id": "0330X000000AbCdQAK",
+    "status": "trial",
+    "access": True,
+    "code": "TRIAL",
+    "seats": 10,
+    "used_licenses": 4,
+    "expires_at": "2026-12-28T10:15:00Z",
+    "version_number": "1.4.0",
+    "features": {"Premium_Scheduling": False, "Max_Technicians": 25},
+}
+
+
+class LicenseCheckView(APIView):
+    """May this org run the package, and with which features? Called by the managed package."""
+
+    authentication_classes: list = []
+    permission_classes: list = []
+    throttle_classes: list = []
+    content_negotiation_class = JsonOnlyNegotiation
+
+    @extend_schema(
+        operation_id="subscriber_license_check",
+        summary="License check for one subscriber org",
+        description=(
+            "Authenticated with the package's subscriber API key (`Authorization: Bearer "
+            "lmo_sk_...`). A key only reads its own package's licenses: any other package id "
+            "answers 404, like an org without a license. `access` is computed at request time; "
+            "`features` holds the LMO-to-subscriber parameters only."
+        ),
+        tags=["subscriber"],
+        auth=[],
+        parameters=[
+            OpenApiParameter("org_id", str, OpenApiParameter.QUERY, required=True),
+            OpenApiParameter("package_id", str, OpenApiParameter.QUERY, required=True),
+            OpenApiParameter(
+                "Authorization",
+                str,
+                OpenApiParameter.HEADER,
+                required=True,
+                description="Bearer <subscriber API key>",
+            ),
+        ],
+        responses={
+            200: OpenApiResponse(OpenApiTypes.OBJECT, description="The org's license"),
+            400: OpenApiResponse(OpenApiTypes.OBJECT, description="Bad ids"),
+            401: OpenApiResponse(OpenApiTypes.OBJECT, description="Missing or invalid key"),
+            404: OpenApiResponse(OpenApiTypes.OBJECT, description="No license (NOT_FOUND)"),
+        },
+        examples=[
+            OpenApiExample("Trial", value=_CHECK_EXAMPLE, response_only=True, status_codes=["200"]),
+            OpenApiExample(
+                "Not found",
+                value={**error_body("not_found", "No license."), "code": "NOT_FOUND"},
+                response_only=True,
+                status_codes=["404"],
+            ),
+        ],
+    )
+    def get(self, request: Request) -> Response:
+        raw_key = _bearer_key(request)
+        if raw_key is None:
+            return _unauthorized("Send the package's subscriber API key as a Bearer token.")
+        key_cache_key = SubscriberApiKey.cache_key(SubscriberApiKey.hash_key(raw_key))
+        key_package = cache.get(key_cache_key)
+        if key_package is None:
+            key_package = subscriber_key_package(raw_key=raw_key)
+            if key_package is None:
+                return _unauthorized("The API key is not valid or has been revoked.")
+            cache.set(key_cache_key, key_package, settings.LMO_LICENSE_CHECK_CACHE_SECONDS)
+        package_pk, package_id = key_package
+
+        params = request.query_params
+        org_id = try_normalize(params.get("org_id"), prefix=ORG_PREFIX)
+        requested_package = try_normalize(params.get("package_id"), prefix=PACKAGE_PREFIX)
+        fields = {}
+        if org_id is None:
+            fields["org_id"] = ["A 15 or 18 character org id starting with 00D."]
+        if requested_package is None:
+            fields["package_id"] = ["A 15 or 18 character package id starting with 033."]
+        if fields:
+            return error_response(400, "invalid", "Invalid query parameters.", fields)
+        if requested_package != package_id:
+            return _not_found("No license for this org and package.")
+
+        cache_key = license_check_cache_key(package_pk, org_id)
+        payload = cache.get(cache_key)
+        if payload is None:
+            payload = license_check_payload(
+                package_pk=package_pk, package_id=package_id, org_id=org_id
+            )
+            if payload is None:
+                payload = _NO_LICENSE
+            cache.set(cache_key, payload, settings.LMO_LICENSE_CHECK_CACHE_SECONDS)
+        if payload == _NO_LICENSE:
+            return _not_found("No license for this org and package.")
+        return Response(_license_answer(payload))
+
+
+def _license_answer(payload: dict) -> dict:
+    # Access depends on the clock, so it is decided now and never cached.
+    license = License(status=payload["status"], expires_at=payload["expires_at"])
+    expires_at = payload["expires_at"]
+    return {
+        "org_id": payload["org_id"],
+        "package_id": payload["package_id"],
+        "status": payload["status"],
+        "access": license.access_allowed(),
+        "code": license.access_code(),
+        "seats": payload["seats"],
+        "used_licenses": payload["used_licenses"],
+        "expires_at": expires_at.isoformat().replace("+00:00", "Z") if expires_at else None,
+        "version_number": payload["version_number"],
+        "features": payload["features"],
+    }
