@@ -1,0 +1,216 @@
+"""Feature parameters in the console: typed defaults per package, and bulk-setting a value
+on many licenses at once through the same service the license page uses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.template.response import TemplateResponse
+
+from licenses.choices import LicenseStatus
+from licenses.models import License
+from packages.models import PackageVersion
+
+from .choices import DataType, Direction
+from .models import FeatureParameter
+from .services import feature_parameter_create, feature_parameter_update, feature_value_bulk_set
+
+DEFAULT_FIELDS = {data_type: f"default_{data_type}" for data_type in DataType.values}
+MAX_REPORTED_REFUSALS = 50
+
+
+class FeatureParameterForm(forms.ModelForm):
+    """Only the default matching the parameter's type may be given."""
+
+    class Meta:
+        model = FeatureParameter
+        fields = "__all__"
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        data_type = data.get("data_type") or self.instance.data_type
+        for other, field in DEFAULT_FIELDS.items():
+            if other != data_type and data.get(field) is not None:
+                self.add_error(field, f"Leave empty: this parameter is of type {data_type}.")
+        return data
+
+
+def value_field(parameter: FeatureParameter) -> forms.Field:
+    if parameter.data_type == DataType.BOOLEAN:
+        return forms.TypedChoiceField(
+            choices=[("true", "On (true)"), ("false", "Off (false)")],
+            coerce=lambda raw: raw == "true",
+            label="Value",
+        )
+    if parameter.data_type == DataType.INTEGER:
+        return forms.IntegerField(label="Value")
+    return forms.DateField(label="Value", widget=forms.DateInput(attrs={"type": "date"}))
+
+
+class BulkValueForm(forms.Form):
+    statuses = forms.MultipleChoiceField(
+        choices=[
+            (s, LicenseStatus(s).label)
+            for s in LicenseStatus.values
+            if s != LicenseStatus.UNINSTALLED
+        ],
+        initial=[LicenseStatus.ACTIVE],
+        widget=forms.CheckboxSelectMultiple,
+        label="Licenses with status",
+    )
+    version = forms.ModelChoiceField(
+        queryset=PackageVersion.objects.none(),
+        required=False,
+        label="Only on version",
+        help_text="Empty: every version.",
+    )
+    reason = forms.CharField(required=False, max_length=500, label="Reason (written to history)")
+
+    def __init__(self, *args, parameter: FeatureParameter, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields = {"value": value_field(parameter), **self.fields}
+        self.fields["version"].queryset = PackageVersion.objects.filter(
+            package_id=parameter.package_id
+        ).newest_first()
+
+
+@admin.register(FeatureParameter)
+class FeatureParameterAdmin(admin.ModelAdmin):
+    form = FeatureParameterForm
+    list_display = (
+        "developer_name",
+        "label",
+        "package",
+        "data_type",
+        "direction",
+        "default",
+        "introduced_in_version",
+    )
+    list_filter = ("package", "direction", "data_type")
+    list_select_related = ("package", "introduced_in_version")
+    search_fields = ("developer_name", "label")
+    actions = ["bulk_set_value"]
+
+    @admin.display(description="Default")
+    def default(self, obj: FeatureParameter) -> str:
+        return "-" if obj.default_value is None else str(obj.default_value)
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return (
+                "package",
+                "developer_name",
+                "label",
+                "data_type",
+                "direction",
+                *DEFAULT_FIELDS.values(),
+                "introduced_in_version",
+            )
+        return (
+            "package",
+            "developer_name",
+            "data_type",
+            "direction",
+            "label",
+            DEFAULT_FIELDS[obj.data_type],
+            "introduced_in_version",
+        )
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return ()
+        # Type, direction and name travel to subscriber orgs: fixed once created.
+        return ("package", "developer_name", "data_type", "direction")
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_bulk_value_permission(self, request) -> bool:
+        return request.user.has_perm("features.change_featureparametervalue")
+
+    def save_model(self, request, obj, form, change):
+        data = form.cleaned_data
+        if change:
+            feature_parameter_update(
+                parameter=obj,
+                label=data["label"],
+                default_value=data.get(DEFAULT_FIELDS[obj.data_type]),
+                introduced_in_version=data.get("introduced_in_version"),
+            )
+            return
+        created = feature_parameter_create(
+            package=data["package"],
+            developer_name=data["developer_name"],
+            label=data["label"],
+            data_type=data["data_type"],
+            direction=data["direction"],
+            default_value=data.get(DEFAULT_FIELDS[data["data_type"]]),
+            introduced_in_version=data.get("introduced_in_version"),
+        )
+        # The admin logs and redirects with the object it handed in: give it the new row's id.
+        obj.pk = created.pk
+        obj._state.adding = False
+
+    @admin.action(
+        description="Set a value on many licenses (LMO-to-subscriber)",
+        permissions=["bulk_value"],
+    )
+    def bulk_set_value(self, request: HttpRequest, queryset: QuerySet):
+        parameters = list(queryset.select_related("package")[:2])
+        if len(parameters) != 1:
+            messages.warning(request, "Choose exactly one parameter to set.")
+            return None
+        parameter = parameters[0]
+        if parameter.direction != Direction.LMO_TO_SUBSCRIBER:
+            messages.error(
+                request,
+                f"{parameter.developer_name} is set by the subscriber org; it is read-only here.",
+            )
+            return None
+        form = BulkValueForm(
+            request.POST if "apply" in request.POST else None, parameter=parameter
+        )
+        if "apply" in request.POST and form.is_valid():
+            data = form.cleaned_data
+            licenses = License.objects.filter(package_id=parameter.package_id).filter(
+                status__in=data["statuses"]
+            )
+            if data["version"] is not None:
+                licenses = licenses.filter(version=data["version"])
+            results = feature_value_bulk_set(
+                parameter=parameter,
+                licenses=licenses.order_by("pk").iterator(chunk_size=500),
+                value=data["value"],
+                by=request.user,
+                reason=data["reason"],
+            )
+            changed = sum(1 for r in results if r.outcome == "changed")
+            unchanged = sum(1 for r in results if r.outcome == "unchanged")
+            refused = [r for r in results if r.outcome == "refused"]
+            messages.success(
+                request,
+                f"{parameter.developer_name} = {data['value']}: {changed} license(s) changed, "
+                f"{unchanged} already had it, {len(refused)} refused.",
+            )
+            for result in refused[:MAX_REPORTED_REFUSALS]:
+                messages.error(request, f"{result.license_name} refused: {result.message}")
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": f"Set {parameter.developer_name} on {parameter.package.name} licenses",
+            "intro": f"{parameter.label} ({parameter.get_data_type_display()}). Each license "
+            "gets the value through the same service as its own page, with a history entry.",
+            "form": form,
+            "action_name": "bulk_set_value",
+            "selected": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
+            "select_across": False,
+            "submit_label": "Set the value",
+            "cancel_url": request.get_full_path(),
+        }
+        return TemplateResponse(request, "admin/console/intermediate_action.html", context)
