@@ -29,7 +29,17 @@ class FeatureParameterForm(forms.ModelForm):
 
     class Meta:
         model = FeatureParameter
-        fields = "__all__"
+        fields = (
+            "package",
+            "developer_name",
+            "label",
+            "data_type",
+            "direction",
+            "default_boolean",
+            "default_integer",
+            "default_date",
+            "introduced_in_version",
+        )
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
@@ -172,9 +182,7 @@ class FeatureParameterAdmin(admin.ModelAdmin):
                 f"{parameter.developer_name} is set by the subscriber org; it is read-only here.",
             )
             return None
-        form = BulkValueForm(
-            request.POST if "apply" in request.POST else None, parameter=parameter
-        )
+        form = BulkValueForm(request.POST if "apply" in request.POST else None, parameter=parameter)
         if "apply" in request.POST and form.is_valid():
             data = form.cleaned_data
             licenses = License.objects.filter(package_id=parameter.package_id).filter(

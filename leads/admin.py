@@ -66,7 +66,17 @@ class LeadForm(forms.ModelForm):
 
     class Meta:
         model = Lead
-        fields = "__all__"
+        fields = (
+            "first_name",
+            "last_name",
+            "email",
+            "phone",
+            "company",
+            "org_id",
+            "package",
+            "owner",
+            "status",
+        )
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)

@@ -452,7 +452,9 @@ class LicenseAdmin(admin.ModelAdmin):
         license = get_object_or_404(License, pk=pk)
         change_url = reverse("admin:licenses_license_change", args=[pk])
         if license.is_locked:
-            messages.error(request, f"{license.name} is uninstalled: its feature values are frozen.")
+            messages.error(
+                request, f"{license.name} is uninstalled: its feature values are frozen."
+            )
             return HttpResponseRedirect(change_url)
         values = list(
             FeatureParameterValue.objects.filter(

@@ -75,7 +75,9 @@ class SetSeatsForm(forms.Form):
 
 
 class SetExpirationForm(forms.Form):
-    expires_at = forms.DateTimeField(required=False, widget=DATETIME_WIDGET, label="Expires at (UTC)")
+    expires_at = forms.DateTimeField(
+        required=False, widget=DATETIME_WIDGET, label="Expires at (UTC)"
+    )
     never_expires = forms.BooleanField(
         required=False, label="Does not expire", help_text="Remove the end date instead."
     )

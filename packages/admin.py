@@ -118,7 +118,9 @@ class PackageAdmin(admin.ModelAdmin):
         return (
             super()
             .get_queryset(request)
-            .annotate(_versions=Count("versions", distinct=True), _unrouted=unrouted_count_subquery())
+            .annotate(
+                _versions=Count("versions", distinct=True), _unrouted=unrouted_count_subquery()
+            )
         )
 
     def get_readonly_fields(self, request, obj=None):

@@ -66,7 +66,9 @@ class SubscriberEventAdmin(admin.ModelAdmin):
     @admin.display(description="Outcome")
     def outcome_badge(self, obj: SubscriberEvent) -> str:
         return format_html(
-            '<span class="lmo-badge lmo-badge--{}">{}</span>', obj.outcome, obj.get_outcome_display()
+            '<span class="lmo-badge lmo-badge--{}">{}</span>',
+            obj.outcome,
+            obj.get_outcome_display(),
         )
 
     @admin.display(description="License")
