@@ -44,9 +44,15 @@ def license_create(
     previous_license: License | None = None,
     by: Any = Actor.SUBSCRIBER,
     source_event_id: str | None = None,
+    check_constraints: bool = True,
 ) -> License:
     """Create a subscriber org's license from the package defaults, or carried over from the
-    license it had before an uninstall, with one feature value per parameter."""
+    license it had before an uninstall, with one feature value per parameter.
+
+    `check_constraints=False` is for callers that already serialize creation per org and
+    package (the subscriber event services): the database still enforces every constraint,
+    this only skips re-checking them with extra queries first.
+    """
     from features.services import feature_values_create_for_license
 
     license = License(
@@ -69,7 +75,10 @@ def license_create(
         _carry_over(license, previous_license, installed_at)
     else:
         _apply_package_defaults(license, package, installed_at)
-    license.full_clean(exclude=["lead", "account", "version", "previous_license"])
+    license.full_clean(
+        exclude=["lead", "account", "version", "previous_license"],
+        validate_constraints=check_constraints,
+    )
     license.save()
     feature_values_create_for_license(license=license)
     kind = EventKind.REINSTALLED if previous_license else EventKind.INSTALLED

@@ -277,6 +277,8 @@ def _create(
         previous_license=previous,
         by=Actor.SUBSCRIBER,
         source_event_id=event.event_id,
+        # _apply holds the per-(package, org) lock, and the database enforces the rest.
+        check_constraints=False,
     )
     return license
 
@@ -317,7 +319,7 @@ def _account_or_lead(event: IncomingEvent, package: Package) -> tuple[Account | 
         company=installer.get("company", "") or org.name,
         org_id=org.org_id,
         package=package,
-        owner=package.lead_manager,
+        owner_id=package.lead_manager_id,
     )
     return None, lead
 

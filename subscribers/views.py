@@ -10,6 +10,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import JsonResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.negotiation import BaseContentNegotiation
@@ -343,7 +344,8 @@ class LicenseCheckView(APIView):
             cache.set(cache_key, payload, settings.LMO_LICENSE_CHECK_CACHE_SECONDS)
         if payload == _NO_LICENSE:
             return _not_found("No license for this org and package.")
-        return Response(_license_answer(payload))
+        # A plain JSON response: the hottest path in the product skips DRF's renderer.
+        return JsonResponse(_license_answer(payload))
 
 
 def _license_answer(payload: dict) -> dict:
