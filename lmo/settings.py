@@ -152,6 +152,7 @@ REST_FRAMEWORK = {
         "user": env.str("API_THROTTLE_USER", default="6000/hour"),
         "bulk": env.str("API_THROTTLE_BULK", default="120/hour"),
         "writes": env.str("API_THROTTLE_WRITES", default="3000/hour"),
+        "reads": env.str("API_THROTTLE_READS", default="3000/hour"),
     },
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
@@ -168,6 +169,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "LicenseStatusEnum": "licenses.choices.LicenseStatus",
+        "LeadStatusEnum": "leads.choices.LeadStatus",
+        "DefaultLicenseStatusEnum": "packages.choices.DefaultLicenseStatus",
+    },
 }
 
 # --- Subscriber webhooks and the license check ----------------------------------------------

@@ -10,5 +10,6 @@ urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
     path("admin/", admin.site.urls),
     path("dashboard/", include("licenses.urls")),
+    path("api/", include("lmo.api_urls")),
     path("api/v1/", include("subscribers.urls")),
 ]

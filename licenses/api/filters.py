@@ -1,0 +1,49 @@
+"""Filters of the license list."""
+
+from __future__ import annotations
+
+import django_filters
+from rest_framework.exceptions import ValidationError
+
+from licenses.choices import LicenseStatus
+from licenses.models import License
+from lmo.api.filters import IdFilter
+from lmo.salesforce_ids import ORG_PREFIX, try_normalize
+
+
+class LicenseFilter(django_filters.FilterSet):
+    status = django_filters.MultipleChoiceFilter(
+        choices=LicenseStatus.choices, help_text="Repeat for several: ?status=trial&status=active"
+    )
+    package = IdFilter(field_name="package_id")
+    version = IdFilter(field_name="version_id")
+    account = IdFilter(field_name="account_id")
+    org_id = django_filters.CharFilter(
+        method="filter_org_id", max_length=18, help_text="15 or 18 characters, 00D..."
+    )
+    sandbox = django_filters.BooleanFilter(field_name="is_sandbox")
+    expires_before = django_filters.IsoDateTimeFilter(field_name="expires_at", lookup_expr="lt")
+    expires_after = django_filters.IsoDateTimeFilter(field_name="expires_at", lookup_expr="gte")
+    installed_after = django_filters.IsoDateTimeFilter(field_name="installed_at", lookup_expr="gte")
+
+    class Meta:
+        model = License
+        fields = (
+            "status",
+            "package",
+            "version",
+            "account",
+            "org_id",
+            "sandbox",
+            "expires_before",
+            "expires_after",
+            "installed_after",
+        )
+
+    def filter_org_id(self, queryset, name, value):
+        normalized = try_normalize(value, prefix=ORG_PREFIX)
+        if normalized is None:
+            raise ValidationError(
+                {"org_id": [f"Not an org id (15 or 18 characters starting 00D): {value!r}."]}
+            )
+        return queryset.filter(org_id=normalized)

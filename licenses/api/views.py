@@ -1,0 +1,535 @@
+"""Licenses: read, filter, and change only through the License methods, one action each."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Prefetch
+from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_view
+from rest_framework import serializers, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.response import Response
+
+from features.models import FeatureParameter, FeatureParameterValue
+from features.services import feature_value_set
+from licenses.models import License
+from licenses.services import licenses_bulk_apply
+from lmo.api.exceptions import error_response as api_error
+from lmo.api.pagination import ApiCursorPagination
+from lmo.api.schema import error_example, error_response
+from lmo.api.views import StaffApiMixin
+
+from .filters import LicenseFilter
+from .serializers import (
+    ActivateSerializer,
+    BulkResponseSerializer,
+    BulkSerializer,
+    ExtendTrialSerializer,
+    FeatureValuesSerializer,
+    LicenseDetailSerializer,
+    LicenseEventSerializer,
+    LicensePatchSerializer,
+    LicenseSerializer,
+    ReasonSerializer,
+    SetExpirationSerializer,
+    SetSeatsSerializer,
+    SuspendSerializer,
+)
+
+VIEW = "licenses.view_license"
+CHANGE_STATUS = "licenses.change_license_status"
+CHANGE = "licenses.change_license"
+STATUS_ACTIONS = ("activate", "suspend", "reinstate", "extend-trial")
+
+LICENSE_EXAMPLE = {
+    "id": 42,
+    "name": "L-00042",
+    "package": 1,
+    "version": {
+        "id": 7,
+        "version_number": "1.4.0",
+        "version_id": "04t0X000000XyZaQAK",
+        "name": "Winter release",
+        "release_date": "2026-10-15",
+        "is_beta": False,
+    },
+    "org_id": "00D5g000004SbcdEAC",
+    "org_name": "Globex",
+    "org_edition": "Enterprise Edition",
+    "org_instance": "NA135",
+    "org_type": "production",
+    "is_sandbox": False,
+    "parent_org_id": None,
+    "status": "active",
+    "seats": 50,
+    "used_licenses": 31,
+    "installed_at": "2026-09-01T12:00:00Z",
+    "trial_started_at": "2026-09-01T12:00:00Z",
+    "activated_at": "2026-09-20T08:00:00Z",
+    "expires_at": "2027-09-20T00:00:00Z",
+    "uninstalled_at": None,
+    "account": 12,
+    "lead": 40,
+    "previous_license": None,
+    "last_event_at": "2026-11-20T07:00:00Z",
+    "created_at": "2026-09-01T12:00:01Z",
+    "updated_at": "2026-11-20T07:00:00Z",
+}
+DETAIL_EXAMPLE = {
+    **LICENSE_EXAMPLE,
+    "feature_values": [
+        {
+            "parameter": 4,
+            "developer_name": "Max_Projects",
+            "label": "Max projects",
+            "data_type": "integer",
+            "direction": "lmo_to_subscriber",
+            "value": 25,
+            "updated_at": "2026-10-01T09:00:00Z",
+        }
+    ],
+}
+HISTORY_EXAMPLE = {
+    "next": None,
+    "previous": None,
+    "results": [
+        {
+            "id": 901,
+            "at": "2026-09-20T08:00:00Z",
+            "actor": "ops.jane",
+            "kind": "status_changed",
+            "before": {"status": "trial", "expires_at": "2026-10-01T12:00:00Z"},
+            "after": {"status": "active", "expires_at": "2027-09-20T00:00:00Z"},
+            "reason": "Invoice 2026-118 paid",
+            "source_event_id": None,
+        }
+    ],
+}
+TRANSITION_409 = error_example(
+    "Illegal move",
+    409,
+    "invalid_transition",
+    "Cannot move L-00042 from uninstalled to active.",
+)
+LOCKED_409 = error_example(
+    "Frozen",
+    409,
+    "license_locked",
+    "L-00042 is uninstalled and can no longer be changed (tried to set seats).",
+)
+TRIAL_422 = error_example(
+    "Past 90 days",
+    422,
+    "trial_limit_exceeded",
+    "A trial cannot run past 2026-11-30T12:00:00+00:00 (90 days from its start).",
+)
+
+
+class HistoryPagination(ApiCursorPagination):
+    ordering = ("-at", "-id")
+
+
+def _action_schema(
+    summary: str,
+    description: str,
+    request: type[serializers.Serializer],
+    request_example: dict[str, Any],
+    errors: tuple[OpenApiExample, ...] = (TRANSITION_409, LOCKED_409),
+    codes: tuple[int, ...] = (409,),
+) -> Callable:
+    return extend_schema(
+        summary=summary,
+        description=description,
+        request=request,
+        responses={
+            200: LicenseDetailSerializer,
+            **{code: error_response(str(code)) for code in codes},
+        },
+        filters=False,
+        examples=[
+            OpenApiExample("Request", value=request_example, request_only=True),
+            OpenApiExample("Changed license", value=DETAIL_EXAMPLE, response_only=True),
+            *errors,
+        ],
+    )
+
+
+def _detail_queryset(queryset):
+    values = FeatureParameterValue.objects.select_related("parameter").order_by(
+        "parameter__developer_name"
+    )
+    return queryset.prefetch_related(Prefetch("feature_values", queryset=values))
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List licenses",
+        description=(
+            "Cursor-paginated (`page_size` up to 100). `org_id` takes the 15 or 18 character "
+            "form. Order with `ordering`, e.g. `-installed_at`."
+        ),
+        examples=[
+            OpenApiExample(
+                "Licenses",
+                value={
+                    "next": "https://lmo.example/api/v1/licenses/?cursor=cD00Mg%3D%3D",
+                    "previous": None,
+                    "results": [LICENSE_EXAMPLE],
+                },
+            ),
+            error_example(
+                "Bad org id",
+                400,
+                "invalid",
+                "Invalid input: org_id.",
+                {"org_id": ["Not an org id (15 or 18 characters starting 00D): 'abc'."]},
+            ),
+        ],
+    ),
+    retrieve=extend_schema(
+        summary="One license, with its version and feature values",
+        examples=[
+            OpenApiExample("License", value=DETAIL_EXAMPLE),
+            error_example("Not visible", 404, "not_found", "No License matches the given query."),
+        ],
+    ),
+    partial_update=extend_schema(
+        summary="Direct edits are refused",
+        description=(
+            "Every license field is server-owned. A PATCH changes nothing and answers 400 "
+            "naming each field sent; use the actions (activate, suspend, reinstate, "
+            "extend-trial, set-seats, set-expiration, features)."
+        ),
+        request=LicensePatchSerializer,
+        responses={400: error_response("400", "Always: license fields are read-only.")},
+        filters=False,
+        examples=[
+            OpenApiExample("Tries to set status", value={"status": "active"}, request_only=True),
+            error_example(
+                "Read-only",
+                400,
+                "read_only",
+                "License fields are read-only (status); nothing was changed. Use the actions: "
+                "POST licenses/42/activate/, suspend/, reinstate/, extend-trial/, set-seats/, "
+                "set-expiration/, or PATCH licenses/42/features/.",
+                {"status": ["Read-only: change it with an action."]},
+            ),
+        ],
+    ),
+)
+class LicenseViewSet(StaffApiMixin, viewsets.ReadOnlyModelViewSet):
+    """Licenses, visible to roles that may view them; every change is one License method."""
+
+    serializer_class = LicenseSerializer
+    filterset_class = LicenseFilter
+    ordering_fields = ("id", "installed_at", "org_name", "created_at", "updated_at")
+    ordering = ("-id",)
+    http_method_names = ["get", "post", "patch", "head", "options"]
+    action_permissions = {
+        "partial_update": [VIEW, CHANGE],
+        "activate": [VIEW, CHANGE_STATUS],
+        "suspend": [VIEW, CHANGE_STATUS],
+        "reinstate": [VIEW, CHANGE_STATUS],
+        "extend_trial": [VIEW, CHANGE_STATUS],
+        "set_seats": [VIEW, CHANGE],
+        "set_expiration": [VIEW, CHANGE],
+        "features": [VIEW, CHANGE, "features.change_featureparametervalue"],
+        "history": [VIEW, "licenses.view_licenseevent"],
+        # The action's own permission is checked once the body names it.
+        "bulk": [VIEW],
+    }
+
+    def get_queryset(self):
+        queryset = License.objects.visible_to(self.request.user).select_related("version")
+        if self.action == "retrieve":
+            queryset = _detail_queryset(queryset)
+        return queryset
+
+    def get_serializer_class(self):
+        if self.action == "retrieve":
+            return LicenseDetailSerializer
+        if self.action == "history":
+            return LicenseEventSerializer
+        return LicenseSerializer
+
+    def _changed(self, license: License) -> Response:
+        fresh = _detail_queryset(License.objects.select_related("version")).get(pk=license.pk)
+        return Response(LicenseDetailSerializer(fresh).data)
+
+    def _body(self, serializer_class: type[serializers.Serializer]) -> dict[str, Any]:
+        serializer = serializer_class(data=self.request.data)
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data
+
+    def partial_update(self, request, *args, **kwargs):
+        license = self.get_object()
+        sent = sorted(request.data) if isinstance(request.data, dict) else []
+        named = f" ({', '.join(sent)})" if sent else ""
+        return api_error(
+            400,
+            "read_only",
+            f"License fields are read-only{named}; nothing was changed. Use the actions: "
+            f"POST licenses/{license.pk}/activate/, suspend/, reinstate/, extend-trial/, "
+            f"set-seats/, set-expiration/, or PATCH licenses/{license.pk}/features/.",
+            {field: ["Read-only: change it with an action."] for field in sent},
+        )
+
+    @_action_schema(
+        "Activate (the customer bought)",
+        "From trial, expired or suspended. `seats` and `expires_at` are optional; without "
+        "`expires_at` the license does not expire.",
+        ActivateSerializer,
+        {"seats": 50, "expires_at": "2027-09-20T00:00:00Z", "reason": "Invoice 2026-118 paid"},
+    )
+    @action(detail=True, methods=["post"])
+    def activate(self, request, pk=None):
+        license = self.get_object()
+        body = self._body(ActivateSerializer)
+        license.activate(
+            request.user,
+            seats=body.get("seats"),
+            expires_at=body.get("expires_at"),
+            reason=body.get("reason", ""),
+        )
+        return self._changed(license)
+
+    @_action_schema(
+        "Suspend",
+        "Blocks the org's access without uninstalling. `reason` is required.",
+        SuspendSerializer,
+        {"reason": "Payment overdue 60 days"},
+    )
+    @action(detail=True, methods=["post"])
+    def suspend(self, request, pk=None):
+        license = self.get_object()
+        body = self._body(SuspendSerializer)
+        license.suspend(request.user, reason=body["reason"])
+        return self._changed(license)
+
+    @_action_schema(
+        "Reinstate",
+        "Back to the status before the suspension (expired if its end passed meanwhile).",
+        ReasonSerializer,
+        {"reason": "Paid"},
+    )
+    @action(detail=True, methods=["post"])
+    def reinstate(self, request, pk=None):
+        license = self.get_object()
+        body = self._body(ReasonSerializer)
+        license.reinstate(request.user, reason=body.get("reason", ""))
+        return self._changed(license)
+
+    @_action_schema(
+        "Extend a trial",
+        "Moves a trial's end, or reopens an expired trial, never past 90 days from its "
+        "start (422 beyond).",
+        ExtendTrialSerializer,
+        {"until": "2026-11-25T12:00:00Z", "reason": "Evaluation needs two more weeks"},
+        errors=(TRANSITION_409, LOCKED_409, TRIAL_422),
+        codes=(409, 422),
+    )
+    @action(detail=True, methods=["post"], url_path="extend-trial")
+    def extend_trial(self, request, pk=None):
+        license = self.get_object()
+        body = self._body(ExtendTrialSerializer)
+        license.extend_trial(request.user, body["until"], reason=body.get("reason", ""))
+        return self._changed(license)
+
+    @_action_schema(
+        "Set seats",
+        "1 to 99,000,000, or -1 for a site license.",
+        SetSeatsSerializer,
+        {"seats": 75, "reason": "Upsell"},
+        errors=(LOCKED_409,),
+    )
+    @action(detail=True, methods=["post"], url_path="set-seats")
+    def set_seats(self, request, pk=None):
+        license = self.get_object()
+        body = self._body(SetSeatsSerializer)
+        license.set_seats(request.user, body["seats"], reason=body.get("reason", ""))
+        return self._changed(license)
+
+    @_action_schema(
+        "Set the expiration",
+        "null: does not expire (refused for a trial). A trial stays within its 90 days.",
+        SetExpirationSerializer,
+        {"expires_at": "2028-01-01T00:00:00Z", "reason": "Two-year renewal"},
+        errors=(LOCKED_409, TRIAL_422),
+        codes=(409, 422),
+    )
+    @action(detail=True, methods=["post"], url_path="set-expiration")
+    def set_expiration(self, request, pk=None):
+        license = self.get_object()
+        body = self._body(SetExpirationSerializer)
+        license.set_expiration(request.user, body["expires_at"], reason=body.get("reason", ""))
+        return self._changed(license)
+
+    @_action_schema(
+        "Set feature values",
+        "Typed values for the package's LMO-to-subscriber parameters, all or none. A "
+        "subscriber-to-LMO parameter is read-only here (400).",
+        FeatureValuesSerializer,
+        {"values": {"Max_Projects": 25, "Premium_Until": "2027-01-31"}, "reason": "Pilot"},
+        errors=(
+            LOCKED_409,
+            error_example(
+                "Wrong direction",
+                400,
+                "wrong_direction",
+                "Active_Users is set by the subscriber org only; it is read-only here.",
+            ),
+        ),
+    )
+    @action(detail=True, methods=["patch"])
+    def features(self, request, pk=None):
+        license = self.get_object()
+        body = self._body(FeatureValuesSerializer)
+        values = body["values"]
+        parameters = {
+            parameter.developer_name: parameter
+            for parameter in FeatureParameter.objects.filter(
+                package_id=license.package_id, developer_name__in=list(values)
+            )
+        }
+        unknown = sorted(set(values) - set(parameters))
+        if unknown:
+            raise serializers.ValidationError(
+                {name: ["No such parameter on this license's package."] for name in unknown}
+            )
+        with transaction.atomic():
+            for name, value in values.items():
+                feature_value_set(
+                    license=license,
+                    parameter=parameters[name],
+                    value=value,
+                    by=request.user,
+                    reason=body.get("reason", ""),
+                )
+        return self._changed(license)
+
+    @extend_schema(
+        summary="History of a license",
+        description="Newest first: who changed what, from what to what, and why.",
+        responses={200: LicenseEventSerializer(many=True)},
+        filters=False,
+        examples=[OpenApiExample("History", value=HISTORY_EXAMPLE)],
+    )
+    @action(detail=True, methods=["get"], filter_backends=[], pagination_class=HistoryPagination)
+    def history(self, request, pk=None):
+        license = self.get_object()
+        page = self.paginate_queryset(license.events.all())
+        return self.get_paginated_response(LicenseEventSerializer(page, many=True).data)
+
+    @extend_schema(
+        summary="Apply one action to many licenses",
+        description=(
+            "Up to 1,000 ids. Each id gets its own result: `applied`, `refused` (with the "
+            "rule's message) or `not_found`. One refusal does not stop the others. Needs the "
+            "same permission as the single action."
+        ),
+        request=BulkSerializer,
+        responses={200: BulkResponseSerializer},
+        filters=False,
+        examples=[
+            OpenApiExample(
+                "Extend trials",
+                value={
+                    "action": "extend-trial",
+                    "ids": [41, 42, 99999],
+                    "until": "2026-11-25T12:00:00Z",
+                    "reason": "Holiday extension",
+                },
+                request_only=True,
+            ),
+            OpenApiExample(
+                "Results",
+                value={
+                    "action": "extend-trial",
+                    "applied": 1,
+                    "refused": 2,
+                    "results": [
+                        {"id": 41, "license": "L-00041", "outcome": "applied", "message": ""},
+                        {
+                            "id": 42,
+                            "license": "L-00042",
+                            "outcome": "refused",
+                            "message": "Cannot move L-00042 from active to trial: a license "
+                            "that was bought cannot become a trial again.",
+                        },
+                        {
+                            "id": 99999,
+                            "license": None,
+                            "outcome": "not_found",
+                            "message": "No such license.",
+                        },
+                    ],
+                },
+                response_only=True,
+            ),
+        ],
+    )
+    @action(detail=False, methods=["post"])
+    def bulk(self, request):
+        body = self._body(BulkSerializer)
+        name = body["action"]
+        needed = CHANGE_STATUS if name in STATUS_ACTIONS else CHANGE
+        if not request.user.has_perm(needed):
+            raise PermissionDenied(f"Your role may not {name} licenses.")
+        ids = list(dict.fromkeys(body["ids"]))
+        found = License.objects.visible_to(request.user).in_bulk(ids)
+        outcomes = {
+            outcome.license_id: outcome
+            for outcome in licenses_bulk_apply(
+                licenses=[found[pk] for pk in ids if pk in found],
+                action=name,
+                apply=_bulk_apply(name, body, request.user),
+            )
+        }
+        results = []
+        for pk in ids:
+            outcome = outcomes.get(pk)
+            if outcome is None:
+                results.append(
+                    {
+                        "id": pk,
+                        "license": None,
+                        "outcome": "not_found",
+                        "message": "No such license.",
+                    }
+                )
+            else:
+                results.append(
+                    {
+                        "id": pk,
+                        "license": outcome.license_name,
+                        "outcome": "applied" if outcome.ok else "refused",
+                        "message": "" if outcome.ok else outcome.message,
+                    }
+                )
+        applied = sum(1 for result in results if result["outcome"] == "applied")
+        return Response(
+            {
+                "action": name,
+                "applied": applied,
+                "refused": len(results) - applied,
+                "results": results,
+            }
+        )
+
+
+def _bulk_apply(name: str, body: dict[str, Any], user) -> Callable[[License], Any]:
+    reason = body.get("reason", "")
+    actions: dict[str, Callable[[License], Any]] = {
+        "activate": lambda lic: lic.activate(
+            user, seats=body.get("seats"), expires_at=body.get("expires_at"), reason=reason
+        ),
+        "suspend": lambda lic: lic.suspend(user, reason=reason),
+        "reinstate": lambda lic: lic.reinstate(user, reason=reason),
+        "extend-trial": lambda lic: lic.extend_trial(user, body["until"], reason=reason),
+        "set-seats": lambda lic: lic.set_seats(user, body["seats"], reason=reason),
+        "set-expiration": lambda lic: lic.set_expiration(user, body["expires_at"], reason=reason),
+    }
+    return actions[name]

@@ -1,0 +1,26 @@
+"""The staff REST API (/api/v1/) and its OpenAPI document and docs (/api/schema/, /api/docs/)."""
+
+from django.urls import include, path
+from rest_framework.routers import SimpleRouter
+
+from features.api.views import FeatureParameterViewSet
+from leads.api.views import AccountViewSet, LeadViewSet
+from licenses.api.views import LicenseViewSet
+from lmo.api.views import SchemaView, redoc_view, swagger_view
+from packages.api.views import PackageViewSet
+from subscribers.api.views import SubscriberEventViewSet
+
+router = SimpleRouter(trailing_slash=True)
+router.register("packages", PackageViewSet, basename="package")
+router.register("feature-parameters", FeatureParameterViewSet, basename="feature-parameter")
+router.register("accounts", AccountViewSet, basename="account")
+router.register("leads", LeadViewSet, basename="lead")
+router.register("licenses", LicenseViewSet, basename="license")
+router.register("events", SubscriberEventViewSet, basename="event")
+
+urlpatterns = [
+    path("v1/", include((router.urls, "api"), namespace="api")),
+    path("schema/", SchemaView.as_view(), name="api-schema"),
+    path("docs/", swagger_view, name="api-docs"),
+    path("redoc/", redoc_view, name="api-redoc"),
+]
