@@ -391,18 +391,22 @@ class LicenseAdmin(admin.ModelAdmin):
         )
         actions = []
         if not obj.is_locked:
+            offered = _actions_offered(obj)
             for action in LICENSE_ACTIONS.values():
                 allowed = (
                     self.has_license_status_permission(request)
                     if action.needs_status_permission
                     else self.has_change_permission(request, obj)
                 )
-                if allowed:
+                if allowed and action.name in offered:
                     actions.append(action)
         return {
             "license": obj,
             "locked": obj.is_locked,
             "feature_values": values,
+            "readonly_values": [
+                v for v in values if not (can_edit_features and v.parameter.is_lmo_to_subscriber)
+            ],
             "feature_form": feature_values_form(editable_values)
             if can_edit_features and editable_values
             else None,
@@ -561,6 +565,24 @@ class LicenseAdmin(admin.ModelAdmin):
             messages.error(
                 request, f"{len(refused) - MAX_REPORTED_REFUSALS} more license(s) were refused."
             )
+
+
+def _actions_offered(obj: License) -> set[str]:
+    """The buttons worth showing for the license's status, read from the transition table.
+
+    The list's actions stay available for every license: the model refuses what it must.
+    """
+    targets = obj.allowed_targets()
+    offered = {"set_seats", "set_expiration"}
+    if LicenseStatus.ACTIVE in targets:
+        offered.add("activate")
+    if LicenseStatus.SUSPENDED in targets:
+        offered.add("suspend")
+    if obj.status == LicenseStatus.SUSPENDED:
+        offered.add("reinstate")
+    if obj.status in (LicenseStatus.TRIAL, LicenseStatus.EXPIRED) and obj.is_trial_life:
+        offered.add("extend_trial")
+    return offered
 
 
 def _count_label(queryset: QuerySet, select_across: bool, selected: list[str]) -> str:
