@@ -1,1 +1,55 @@
-# Background jobs: the outbox and the record of expiry sweeps.
+"""Background jobs: the record of scheduled sweeps, and the outbox of side effects."""
+
+from __future__ import annotations
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import models
+
+from .choices import OutboxStatus, OutboxTopic, SweepJob
+
+
+class SweepRun(models.Model):
+    """One run of a scheduled sweep: when it ran, how many licenses it changed."""
+
+    job = models.CharField(max_length=40, choices=SweepJob.choices)
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    count = models.PositiveIntegerField(
+        default=0, help_text="Licenses changed (or, for a dry run, that would be)."
+    )
+    batches = models.PositiveIntegerField(default=0)
+    dry_run = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        indexes = [models.Index(fields=["job", "-started_at"], name="sweeprun_job_started_idx")]
+
+    def __str__(self) -> str:
+        suffix = " (dry run)" if self.dry_run else ""
+        return f"{self.get_job_display()} at {self.started_at:%Y-%m-%d %H:%M}: {self.count}{suffix}"
+
+
+class OutboxMessage(models.Model):
+    """A side effect owed for a committed change, relayed to the worker until it is done."""
+
+    topic = models.CharField(max_length=60, choices=OutboxTopic.choices)
+    payload = models.JSONField(default=dict, encoder=DjangoJSONEncoder)
+    created_at = models.DateTimeField()
+    status = models.CharField(
+        max_length=10, choices=OutboxStatus.choices, default=OutboxStatus.PENDING
+    )
+    relays = models.PositiveIntegerField(default=0, help_text="Times handed to the broker.")
+    attempts = models.PositiveIntegerField(default=0, help_text="Failed attempts to do the work.")
+    dispatched_at = models.DateTimeField(null=True, blank=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            # The re-relay job looks for old pending (or lost sent) messages.
+            models.Index(fields=["status", "created_at"], name="outbox_status_created_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.topic} #{self.pk} ({self.status})"

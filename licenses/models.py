@@ -265,7 +265,10 @@ class License(models.Model):
         source_event_id: str | None = None,
         at: datetime | None = None,
     ) -> LicenseEvent:
-        """Append one history row; the cached license check is refreshed after commit."""
+        """Append one history row; the cached license check is refreshed after commit, and
+        the kinds people hear about queue a notification in the outbox (same transaction)."""
+        from jobs.outbox import outbox_enqueue_license_event
+
         from .cache import invalidate_license_check
 
         actor, user = _actor(by)
@@ -281,6 +284,7 @@ class License(models.Model):
             source_event_id=source_event_id,
         )
         invalidate_license_check(self)
+        outbox_enqueue_license_event(event)
         return event
 
     def _apply(

@@ -197,7 +197,11 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     }
 else:
     # Longer than the longest countdown or ETA we schedule, so Redis never redelivers early.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 2 * 60 * 60}
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": 2 * 60 * 60,
+        # A request that relays to a broker which is down gives up quickly (the outbox keeps it).
+        "socket_connect_timeout": 3,
+    }
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_SERIALIZER = "json"
@@ -208,4 +212,33 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
-CELERY_BEAT_SCHEDULE: dict = {}
+# The schedule lives here (beat copies it into django-celery-beat's tables at start; an
+# interval changed in the admin lasts until beat restarts). Seconds, from the environment.
+LMO_SWEEP_INTERVAL_SECONDS = env.int("LMO_SWEEP_INTERVAL_SECONDS", default=300)
+LMO_EXPIRING_SOON_INTERVAL_SECONDS = env.int("LMO_EXPIRING_SOON_INTERVAL_SECONDS", default=3600)
+LMO_OUTBOX_RELAY_INTERVAL_SECONDS = env.int("LMO_OUTBOX_RELAY_INTERVAL_SECONDS", default=60)
+CELERY_BEAT_SCHEDULE: dict = {
+    # "expires": a run the worker could not start before the next one is due is dropped.
+    "expire-licenses": {
+        "task": "jobs.expire_licenses",
+        "schedule": float(LMO_SWEEP_INTERVAL_SECONDS),
+        "options": {"expires": LMO_SWEEP_INTERVAL_SECONDS},
+    },
+    "notify-expiring-soon": {
+        "task": "jobs.notify_expiring_soon",
+        "schedule": float(LMO_EXPIRING_SOON_INTERVAL_SECONDS),
+        "options": {"expires": LMO_EXPIRING_SOON_INTERVAL_SECONDS},
+    },
+    "relay-pending-outbox": {
+        "task": "jobs.relay_pending_outbox",
+        "schedule": float(LMO_OUTBOX_RELAY_INTERVAL_SECONDS),
+        "options": {"expires": LMO_OUTBOX_RELAY_INTERVAL_SECONDS},
+    },
+}
+
+# --- Email (notifications sent by the outbox consumer) ------------------------------------------
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="LMO Back Office <lmo@localhost>")

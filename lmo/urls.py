@@ -12,4 +12,5 @@ urlpatterns = [
     path("dashboard/", include("licenses.urls")),
     path("api/", include("lmo.api_urls")),
     path("api/v1/", include("subscribers.urls")),
+    path("", include("jobs.urls")),
 ]
