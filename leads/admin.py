@@ -315,6 +315,8 @@ class AccountAdmin(admin.ModelAdmin):
                 _seats=Sum("licenses__seats", filter=live & ~Q(licenses__seats=SITE_LICENSE)),
                 _sites=Count("licenses", filter=live & Q(licenses__seats=SITE_LICENSE)),
             )
+            # Aggregation drops Meta.ordering; pages need a stable order.
+            .order_by("name", "pk")
         )
 
     @admin.display(description="Licenses (installed)", ordering="_licenses")

@@ -456,3 +456,13 @@ def test_subscribers_page__sandbox__links_its_production_parent(
         )
     content = response.content.decode()
     assert "Sandbox" in content and f"?org={world['trial'].org_id}" in content
+
+
+def test_license_page__account_autocomplete__answers_ops(world, client, ops_user):
+    client.force_login(ops_user)
+    response = client.get(
+        reverse("admin:autocomplete"),
+        {"app_label": "licenses", "model_name": "license", "field_name": "account", "term": "Glob"},
+    )
+    assert response.status_code == 200
+    assert [r["text"] for r in response.json()["results"]] == ["Globex Inc"]
