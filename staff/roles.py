@@ -35,6 +35,7 @@ ROLE_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "packages.package": _VIEW,
         "packages.packageversion": _VIEW,
         "subscribers.subscriberevent": _VIEW,
+        "jobs.sweeprun": _VIEW,
     },
     Role.SUPPORT: {
         "licenses.license": _VIEW,
@@ -47,6 +48,7 @@ ROLE_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "packages.package": _VIEW,
         "packages.packageversion": _VIEW,
         "subscribers.subscriberevent": _VIEW,
+        "jobs.sweeprun": _VIEW,
     },
     Role.MANAGER: {
         "licenses.license": (*_VIEW, "view_dashboard"),
@@ -58,6 +60,7 @@ ROLE_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "features.featureparameter": _VIEW,
         "packages.package": _VIEW,
         "packages.packageversion": _VIEW,
+        "jobs.sweeprun": _VIEW,
     },
     Role.ADMIN: {
         "packages.package": _EDIT,
@@ -65,6 +68,8 @@ ROLE_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "packages.subscriberapikey": _FULL,
         "features.featureparameter": _EDIT,
         "subscribers.subscriberevent": ("view", "change"),
+        "jobs.sweeprun": _VIEW,
+        "jobs.outboxmessage": _VIEW,
         "auth.user": _FULL,
         "auth.group": _VIEW,
         "authtoken.token": _FULL,

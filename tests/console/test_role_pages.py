@@ -34,6 +34,8 @@ def _pages(world):
         ("admin:subscribers_subscriberevent_changelist", (), INBOX_READERS),
         ("admin:subscribers_subscriberevent_change", (w["inbox"].pk,), INBOX_READERS),
         ("admin:auth_user_changelist", (), ADMINS),
+        ("admin:jobs_sweeprun_changelist", (), PACKAGE_READERS),
+        ("admin:jobs_outboxmessage_changelist", (), ADMINS),
     ]
 
 
