@@ -1,4 +1,5 @@
-"""Demo data for `make run`: packages, versions, feature parameters and a few hundred licenses."""
+"""Demo data for `make run`: packages, versions, feature parameters, and a few hundred
+licenses made by simulated subscriber events going through the webhook's own services."""
 
 from __future__ import annotations
 
@@ -10,11 +11,13 @@ from django.utils import timezone
 
 from features.choices import DataType, Direction
 from features.services import feature_parameter_create
-from leads.models import Account, Lead
+from leads.models import Account
 from licenses.models import License
-from licenses.services import OrgDetails, license_create
 from lmo.salesforce_ids import normalize_salesforce_id
 from packages.models import Package, PackageVersion
+from subscribers.serializers import parse_event
+from subscribers.services import subscriber_event_receive
+from subscribers.simulator import SimPackage, plan_deliveries
 
 DEMO_PACKAGES = [
     {
@@ -74,13 +77,14 @@ def _id(prefix: str, n: int) -> str:
 
 
 @transaction.atomic
-def load_demo_data(*, licenses_per_package: int = 120, seed: int = 7) -> int:
-    """Create the demo catalogue and licenses once; returns how many licenses it created."""
+def load_demo_data(*, orgs: int = 150, seed: int = 7, months: int = 5) -> int:
+    """Create the demo catalogue once, then play its subscriber orgs' events through the
+    same services the webhook uses; returns how many licenses it created."""
     if Package.objects.filter(namespace="fsp").exists():
         return 0
     rng = random.Random(seed)
     now = timezone.now()
-    created = 0
+    simulated = []
     for spec in DEMO_PACKAGES:
         package = Package.objects.create(
             name=spec["name"],
@@ -113,52 +117,44 @@ def load_demo_data(*, licenses_per_package: int = 120, seed: int = 7) -> int:
                 direction=direction,
                 default_value=default,
             )
-        for n in range(licenses_per_package):
-            company = f"{rng.choice(COMPANIES)} {n}"
-            installed_at = now - dt.timedelta(days=rng.randint(0, 200), hours=rng.randint(0, 23))
-            org_number = rng.randint(1, 10**9)
-            lead = Lead.objects.create(
-                first_name=rng.choice(["Ada", "Grace", "Alan", "Edsger", "Barbara", "Ken"]),
-                last_name=rng.choice(
-                    ["Byron", "Hopper", "Turing", "Dijkstra", "Liskov", "Thompson"]
-                ),
-                email=f"admin{n}@{company.split()[0].lower()}{n}.example",
-                company=company,
-                org_id=_id("00D", org_number),
-                package=package,
+        simulated.append(
+            SimPackage(
+                package_id=package.package_id,
+                # Later versions get "released" during the simulated months and reach the
+                # LMO through upgrade events, like real releases do.
+                versions=[(versions[0].version_number, versions[0].version_id)],
+                usage_parameters={
+                    name: data_type
+                    for name, data_type, direction, _ in spec["parameters"]
+                    if direction == Direction.SUBSCRIBER_TO_LMO
+                },
             )
-            license = license_create(
-                package=package,
-                version=rng.choice(versions),
-                org=OrgDetails(
-                    org_id=_id("00D", org_number),
-                    name=company,
-                    edition=rng.choice(
-                        ["Enterprise Edition", "Unlimited Edition", "Professional Edition"]
-                    ),
-                    instance=rng.choice(["NA135", "EU45", "AP27", "NA221"]),
-                    is_sandbox=rng.random() < 0.1,
-                ),
-                installed_at=installed_at,
-                lead=lead,
-            )
-            created += 1
-            _age(license, rng, now)
-    return created
+        )
+    for delivery in plan_deliveries(
+        packages=simulated,
+        orgs=orgs,
+        seed=seed,
+        months=months,
+        now=now,
+        # Fewer usage reports than the simulator's monthly ones keep `make run` quick.
+        usage_interval_days=(50, 90),
+    ):
+        subscriber_event_receive(event=parse_event(delivery.event_id, delivery.body))
+    for license in License.objects.live().order_by("pk"):
+        _age(license, rng, now)
+    return License.objects.count()
 
 
 def _age(license: License, rng: random.Random, now: dt.datetime) -> None:
-    """Move a fresh license along a plausible life so the demo shows every status."""
-    roll = rng.random()
-    if license.expires_at and license.expires_at <= now:
+    """Staff work on some licenses, so the demo shows every status."""
+    if license.status in ("trial", "active") and license.expires_at and license.expires_at <= now:
         license.expire(now)
-    if roll < 0.35 and license.status in ("trial", "expired"):
-        account = Account.objects.create(name=license.org_name)
+    roll = rng.random()
+    if roll < 0.35:
+        if license.status not in ("trial", "expired"):
+            return
+        account = license.account or Account.objects.create(name=license.org_name or "Customer")
         license.activate("system", seats=rng.choice([5, 10, 25, 50, 100]))
         license.assign_account("system", account)
-    elif roll < 0.42 and license.status != "uninstalled":
+    elif roll < 0.42 and license.status in ("trial", "active", "expired"):
         license.suspend("system", reason="Payment overdue")
-    elif roll < 0.50:
-        license.mark_uninstalled(now - dt.timedelta(days=rng.randint(0, 10)))
-    if license.status in ("trial", "active") and rng.random() < 0.6:
-        license.report_usage(rng.randint(1, 40))

@@ -22,11 +22,11 @@ _VALUE_COLUMNS = {
 }
 
 
-def subscriber_key_package(*, raw_key: str) -> tuple[int, str] | None:
-    """(package pk, package id) of an active subscriber API key, or None. One query."""
+def subscriber_key_package(*, key_hash: str) -> tuple[int, str] | None:
+    """(package pk, package id) of an active subscriber API key, by its hash, or None."""
     return (
         SubscriberApiKey.objects.active()
-        .filter(key_hash=SubscriberApiKey.hash_key(raw_key))
+        .filter(key_hash=key_hash)
         .values_list("package_id", "package__package_id")
         .first()
     )

@@ -103,6 +103,7 @@ def plan_deliveries(
     now: dt.datetime,
     duplicate_rate: float = 0.03,
     late_rate: float = 0.03,
+    usage_interval_days: tuple[float, float] = (20, 40),
 ) -> list[Delivery]:
     """Every event of `orgs` subscriber orgs over `months`, in delivery order, with faults."""
     rng = random.Random(seed)
@@ -210,7 +211,7 @@ def plan_deliveries(
                                 },
                             },
                         )
-            reported = cursor + dt.timedelta(days=rng.uniform(1, 30))
+            reported = cursor + dt.timedelta(days=rng.uniform(1, usage_interval_days[1]))
             while reported < stop:
                 data: dict[str, Any] = {
                     "package_id": package.package_id,
@@ -226,7 +227,7 @@ def plan_deliveries(
                     package,
                     {"type": "usage.reported", "timestamp": _iso(reported), "data": data},
                 )
-                reported += dt.timedelta(days=rng.uniform(20, 40))
+                reported += dt.timedelta(days=rng.uniform(*usage_interval_days))
             if life_end >= end:
                 break
             add(

@@ -35,6 +35,10 @@ logger = logging.getLogger(__name__)
 # Cached for an org with no license: a new license is created with a history row, and
 # that invalidates this key after commit like any other change.
 _NO_LICENSE = "no-license"
+# Per process: which package a key hash belonged to when last seen. Only a hint that lets
+# one cache round trip fetch both entries; the shared cache entry stays authoritative.
+_KEY_HINTS: dict[str, tuple[int, str]] = {}
+MAX_KEY_HINTS = 1000
 MAX_EVENT_ID_LENGTH = 255
 
 
@@ -311,18 +315,33 @@ class LicenseCheckView(APIView):
         raw_key = _bearer_key(request)
         if raw_key is None:
             return _unauthorized("Send the package's subscriber API key as a Bearer token.")
-        key_cache_key = SubscriberApiKey.cache_key(SubscriberApiKey.hash_key(raw_key))
-        key_package = cache.get(key_cache_key)
-        if key_package is None:
-            key_package = subscriber_key_package(raw_key=raw_key)
-            if key_package is None:
-                return _unauthorized("The API key is not valid or has been revoked.")
-            cache.set(key_cache_key, key_package, settings.LMO_LICENSE_CHECK_CACHE_SECONDS)
-        package_pk, package_id = key_package
-
         params = request.query_params
         org_id = try_normalize(params.get("org_id"), prefix=ORG_PREFIX)
         requested_package = try_normalize(params.get("package_id"), prefix=PACKAGE_PREFIX)
+
+        key_hash = SubscriberApiKey.hash_key(raw_key)
+        key_cache_key = SubscriberApiKey.cache_key(key_hash)
+        payload = None
+        hint = _KEY_HINTS.get(key_hash)
+        if hint is not None and org_id is not None:
+            # One cache round trip for both: the key's entry must still be there (a revoke
+            # deletes it), and the license payload under the package the hint names.
+            found = cache.get_many([key_cache_key, license_check_cache_key(hint[0], org_id)])
+            key_package = found.get(key_cache_key)
+            if key_package == hint:
+                payload = found.get(license_check_cache_key(hint[0], org_id))
+        else:
+            key_package = cache.get(key_cache_key)
+        if key_package is None:
+            key_package = subscriber_key_package(key_hash=key_hash)
+            if key_package is None:
+                return _unauthorized("The API key is not valid or has been revoked.")
+            cache.set(key_cache_key, key_package, settings.LMO_LICENSE_CHECK_CACHE_SECONDS)
+        if len(_KEY_HINTS) > MAX_KEY_HINTS:
+            _KEY_HINTS.clear()
+        _KEY_HINTS[key_hash] = key_package
+        package_pk, package_id = key_package
+
         fields = {}
         if org_id is None:
             fields["org_id"] = ["A 15 or 18 character org id starting with 00D."]
@@ -334,7 +353,8 @@ class LicenseCheckView(APIView):
             return _not_found("No license for this org and package.")
 
         cache_key = license_check_cache_key(package_pk, org_id)
-        payload = cache.get(cache_key)
+        if payload is None:
+            payload = cache.get(cache_key) if hint != key_package else None
         if payload is None:
             payload = license_check_payload(
                 package_pk=package_pk, package_id=package_id, org_id=org_id

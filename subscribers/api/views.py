@@ -5,12 +5,11 @@ from __future__ import annotations
 import django_filters
 from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_view
 from rest_framework import viewsets
-from rest_framework.exceptions import ValidationError
 
-from lmo.api.filters import IdFilter
+from lmo.api.filters import IdFilter, salesforce_id_filter
 from lmo.api.schema import error_example
 from lmo.api.views import StaffApiMixin
-from lmo.salesforce_ids import ORG_PREFIX, PACKAGE_PREFIX, try_normalize
+from lmo.salesforce_ids import ORG_PREFIX, PACKAGE_PREFIX
 from subscribers.choices import EventType, Outcome
 from subscribers.models import SubscriberEvent
 
@@ -32,22 +31,10 @@ EVENT_EXAMPLE = {
 }
 
 
-def _salesforce_id_filter(prefix: str):
-    def apply(queryset, name, value):
-        normalized = try_normalize(value, prefix=prefix)
-        if normalized is None:
-            raise ValidationError(
-                {name: [f"Not an id of this kind (15 or 18 characters starting {prefix})."]}
-            )
-        return queryset.filter(**{name: normalized})
-
-    return apply
-
-
 class SubscriberEventFilter(django_filters.FilterSet):
-    org_id = django_filters.CharFilter(method=_salesforce_id_filter(ORG_PREFIX), max_length=18)
+    org_id = django_filters.CharFilter(method=salesforce_id_filter(ORG_PREFIX), max_length=18)
     package_id = django_filters.CharFilter(
-        method=_salesforce_id_filter(PACKAGE_PREFIX), max_length=18
+        method=salesforce_id_filter(PACKAGE_PREFIX), max_length=18
     )
     event_id = django_filters.CharFilter(max_length=255)
     outcome = django_filters.MultipleChoiceFilter(choices=Outcome.choices)
@@ -68,11 +55,11 @@ class SubscriberEventFilter(django_filters.FilterSet):
                 "Events", value={"next": None, "previous": None, "results": [EVENT_EXAMPLE]}
             ),
             error_example(
-                "Bad org id",
+                "Bad outcome",
                 400,
                 "invalid",
-                "Invalid input: org_id.",
-                {"org_id": ["Not an id of this kind (15 or 18 characters starting 00D)."]},
+                "Invalid input: outcome.",
+                {"outcome": ["Select a valid choice. done is not one of the available choices."]},
             ),
         ],
     ),
