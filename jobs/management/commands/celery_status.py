@@ -44,7 +44,6 @@ class Command(BaseCommand):
 
         from lmo.celery import app
 
-        now = timezone.now()
         try:
             replies = app.control.inspect(timeout=timeout).ping() or {}
             ping_error = ""
@@ -55,6 +54,7 @@ class Command(BaseCommand):
         else:
             self.stdout.write(f"worker: DOWN (no worker answered within {timeout}s){ping_error}")
 
+        now = timezone.now()
         max_age = beat_max_age or 2 * settings.LMO_SWEEP_INTERVAL_SECONDS + BEAT_SYNC_LAG_SECONDS
         last_sent = PeriodicTask.objects.filter(task__startswith="jobs.").aggregate(
             last=Max("last_run_at")
