@@ -147,6 +147,14 @@ def test_ops__find_by_org_id__extend_trial__activate__suspend(
     expect(page.locator("#history")).to_contain_text("Payment overdue")
     screenshot("license-page-suspended")
 
+    # The org's subscriber page, found by the 18-character id, shows the new state
+    page.goto("/admin/licenses/license/subscribers/")
+    page.fill("input[name=q]", trial.org_id)
+    page.press("input[name=q]", "Enter")
+    expect(page.locator("#org-licenses")).to_contain_text("Suspended")
+    expect(page.locator("#org-details")).to_contain_text("Enterprise Edition")
+    screenshot("subscribers-page")
+
 
 def test_ops__uninstalled_license__opens_read_only_with_the_reason(console_data, page, login):
     gone = console_data["gone"]
