@@ -1,6 +1,8 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from django.views.generic import RedirectView
+
+from lmo.api.views import api_not_found
 
 admin.site.site_header = "LMO Back Office"
 admin.site.site_title = "LMO Back Office"
@@ -12,5 +14,6 @@ urlpatterns = [
     path("dashboard/", include("licenses.urls")),
     path("api/", include("lmo.api_urls")),
     path("api/v1/", include("subscribers.urls")),
+    re_path(r"^api/", api_not_found),
     path("", include("jobs.urls")),
 ]

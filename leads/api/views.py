@@ -12,10 +12,10 @@ from rest_framework.response import Response
 from leads.choices import LeadStatus
 from leads.models import Account, Lead
 from leads.services import lead_convert
-from lmo.api.filters import IdFilter
+from lmo.api.filters import IdFilter, salesforce_id_filter
 from lmo.api.schema import error_example, error_response
 from lmo.api.views import StaffApiMixin
-from lmo.salesforce_ids import ORG_PREFIX, try_normalize
+from lmo.salesforce_ids import ORG_PREFIX
 
 from .serializers import (
     AccountSerializer,
@@ -57,14 +57,9 @@ def _page(item):
     return {"next": None, "previous": None, "results": [item]}
 
 
-def _org_id_filter(queryset, name, value):
-    normalized = try_normalize(value, prefix=ORG_PREFIX)
-    return queryset.filter(**{name: normalized}) if normalized else queryset.none()
-
-
 class LeadFilter(django_filters.FilterSet):
     status = django_filters.MultipleChoiceFilter(choices=LeadStatus.choices)
-    org_id = django_filters.CharFilter(method=_org_id_filter, max_length=18)
+    org_id = django_filters.CharFilter(method=salesforce_id_filter(ORG_PREFIX))
     package = IdFilter(field_name="package_id")
     email = django_filters.CharFilter(lookup_expr="iexact")
     created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import django_filters
-from rest_framework.exceptions import ValidationError
 
 from licenses.choices import LicenseStatus
 from licenses.models import License
-from lmo.api.filters import IdFilter
-from lmo.salesforce_ids import ORG_PREFIX, try_normalize
+from lmo.api.filters import IdFilter, salesforce_id_filter
+from lmo.salesforce_ids import ORG_PREFIX
 
 
 class LicenseFilter(django_filters.FilterSet):
@@ -19,7 +18,8 @@ class LicenseFilter(django_filters.FilterSet):
     version = IdFilter(field_name="version_id")
     account = IdFilter(field_name="account_id")
     org_id = django_filters.CharFilter(
-        method="filter_org_id", max_length=18, help_text="15 or 18 characters, 00D..."
+        method=salesforce_id_filter(ORG_PREFIX),
+        help_text="15 or 18 characters, 00D...; an id that is not an org id matches nothing.",
     )
     sandbox = django_filters.BooleanFilter(field_name="is_sandbox")
     expires_before = django_filters.IsoDateTimeFilter(field_name="expires_at", lookup_expr="lt")
@@ -39,11 +39,3 @@ class LicenseFilter(django_filters.FilterSet):
             "expires_after",
             "installed_after",
         )
-
-    def filter_org_id(self, queryset, name, value):
-        normalized = try_normalize(value, prefix=ORG_PREFIX)
-        if normalized is None:
-            raise ValidationError(
-                {"org_id": [f"Not an org id (15 or 18 characters starting 00D): {value!r}."]}
-            )
-        return queryset.filter(org_id=normalized)

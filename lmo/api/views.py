@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
+from django.http import JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.authentication import SessionAuthentication, TokenAuthentication
 from rest_framework.permissions import SAFE_METHODS, IsAuthenticated
@@ -10,6 +12,7 @@ from rest_framework.throttling import UserRateThrottle
 
 from staff.permissions import HasRolePermission
 
+from .exceptions import error_body
 from .pagination import ApiCursorPagination
 from .schema import StaffAutoSchema
 from .throttling import EndpointRateThrottle
@@ -50,3 +53,9 @@ swagger_view = login_required(
 redoc_view = login_required(
     SpectacularRedocView.as_view(permission_classes=[IsAuthenticated], **_docs_options)
 )
+
+
+@csrf_exempt
+def api_not_found(request, *args, **kwargs):
+    """JSON 404 for any /api/ path no route matches, so scripts never get an HTML page."""
+    return JsonResponse(error_body("not_found", f"No API endpoint at {request.path}."), status=404)
