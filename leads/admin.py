@@ -177,6 +177,14 @@ class LeadAdmin(admin.ModelAdmin):
             fields.append("status")
         return fields
 
+    change_form_template = "admin/leads/lead/change_form.html"
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        context["can_convert"] = (
+            obj is not None and obj.is_open and self.has_change_permission(request, obj)
+        )
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
     def get_search_results(self, request, queryset, search_term):
         org_id = try_normalize(search_term.strip(), prefix=ORG_PREFIX)
         if org_id:

@@ -128,7 +128,9 @@ def main() -> None:
         "license list, status=trial": "/admin/licenses/license/?status__exact=trial",
         "license list, expiring in 7 days": "/admin/licenses/license/?expiring=7",
         "license list, search by org id": f"/admin/licenses/license/?q={org}",
+        "license list, search by org name": "/admin/licenses/license/?q=Org+12345",
         "subscribers page, by org id": f"/admin/licenses/license/subscribers/?q={org}",
+        "subscribers page, by org name": "/admin/licenses/license/subscribers/?q=Org+12345",
     }
     baseline = None
     print(f"{'page':<40} {'median ms':>10} {'sql ms':>8} {'queries':>8} {'x trivial':>10}")

@@ -61,6 +61,13 @@ def test_lead_convert__creates_account_and_contact_and_assigns_the_orgs_licenses
     assert any("has 2 license(s)" in m for m in _messages(response))
 
 
+@pytest.mark.parametrize(("role", "offered"), [("ops", True), ("support", False)])
+def test_lead_page__offers_conversion_to_ops_only(world, users_by_role, client, role, offered):
+    client.force_login(users_by_role[role])
+    url = reverse("admin:leads_lead_change", args=[world["lead"].pk])
+    assert ('id="convert-lead"' in client.get(url).content.decode()) is offered
+
+
 def test_lead_convert__already_converted__is_reported(world, client, ops_user):
     client.force_login(ops_user)
     lead = world["lead"]
