@@ -29,6 +29,9 @@ class HasRolePermission(DjangoModelPermissions):
         user = request.user
         if not user or not user.is_authenticated:
             return False
+        if getattr(view, "action_map", None) is not None and view.action is None:
+            # No handler for this method: let the view answer 405 rather than 403.
+            return True
         model = self._queryset(view).model
         action_permissions = getattr(view, "action_permissions", None) or {}
         action = getattr(view, "action", None)

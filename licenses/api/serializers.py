@@ -11,6 +11,7 @@ from licenses.models import License, LicenseEvent
 from lmo.api.serializers import FeatureValueField, StrictFieldsMixin, StrictSerializer
 from packages.api.serializers import PackageVersionSerializer
 from packages.choices import MAX_SEATS, SITE_LICENSE
+from packages.models import validate_seats
 
 LICENSE_FIELDS = (
     "id",
@@ -99,6 +100,7 @@ def _seats_field(**kwargs: Any) -> serializers.IntegerField:
         min_value=SITE_LICENSE,
         max_value=MAX_SEATS,
         help_text="1 to 99,000,000, or -1 for a site license.",
+        validators=[validate_seats],
         **kwargs,
     )
 
