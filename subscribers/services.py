@@ -16,6 +16,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Case, IntegerField, Value, When
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 from features.choices import Direction
@@ -306,7 +307,15 @@ def _account_or_lead(event: IncomingEvent, package: Package) -> tuple[Account | 
     installer = event.installer or {}
     email = installer.get("email", "")
     if email:
-        existing = Lead.objects.open().filter(email__iexact=email).order_by("created_at").first()
+        # lower(email) = ... rather than iexact (UPPER on PostgreSQL): it matches the
+        # lead_email_status_idx expression index instead of scanning every open lead.
+        existing = (
+            Lead.objects.open()
+            .annotate(email_lower=Lower("email"))
+            .filter(email_lower=email.lower())
+            .order_by("created_at")
+            .first()
+        )
         if existing is not None:
             return None, existing
     if not any(installer.get(k) for k in ("first_name", "last_name", "email", "company")):
