@@ -121,21 +121,23 @@ def outbox_relay(*, message_ids: Sequence[int]) -> int:
 
     relayed = 0
     for ids in chunked(message_ids, RELAY_CHUNK):
+        # Marked before publishing, so a fast consumer never waits for this UPDATE.
+        dispatched_at = timezone.now()
+        OutboxMessage.objects.filter(pk__in=ids, status__in=OUTBOX_CLAIMABLE).update(
+            status=OutboxStatus.SENT, dispatched_at=dispatched_at, relays=F("relays") + 1
+        )
         try:
             process_outbox_messages.apply_async(
                 args=[ids], retry=True, retry_policy=PUBLISH_RETRY_POLICY
             )
         except Exception as exc:
-            # Broker down (or, with eager tasks, the consumer failed): the row keeps the reason.
+            # Broker down (or, with eager tasks, the consumer failed): back to pending, with
+            # the reason, for the re-relay job.
             logger.warning("Outbox relay of %d message(s) failed: %s", len(ids), exc)
-            OutboxMessage.objects.filter(pk__in=ids, status=OutboxStatus.PENDING).update(
-                last_error=f"relay: {exc}"[:LAST_ERROR_MAX]
-            )
+            OutboxMessage.objects.filter(
+                pk__in=ids, status=OutboxStatus.SENT, dispatched_at=dispatched_at
+            ).update(status=OutboxStatus.PENDING, last_error=f"relay: {exc}"[:LAST_ERROR_MAX])
             continue
-        # Conditional: a fast (or eager) consumer may already have marked them done.
-        OutboxMessage.objects.filter(pk__in=ids, status__in=OUTBOX_CLAIMABLE).update(
-            status=OutboxStatus.SENT, dispatched_at=timezone.now(), relays=F("relays") + 1
-        )
         relayed += len(ids)
     return relayed
 
