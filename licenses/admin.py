@@ -24,7 +24,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from features.choices import DataType, Direction
 from features.exceptions import FeatureError
 from features.models import FeatureParameterValue
-from leads.models import Lead
+from leads.models import Account, Lead
 from lmo.salesforce_ids import ORG_PREFIX, try_normalize
 from packages.models import PackageVersion, seats_display
 
@@ -39,6 +39,7 @@ from .services import licenses_bulk_apply
 # How many refusals an action lists one by one before it summarises the rest.
 MAX_REPORTED_REFUSALS = 50
 HISTORY_ROWS = 200
+MAX_SEARCHED_ACCOUNTS = 500
 CSV_CHUNK = 2000
 
 
@@ -77,7 +78,14 @@ def license_search(queryset: QuerySet, term: str) -> QuerySet:
         # Served by the lower(email) index on leads.
         leads = Lead.objects.annotate(email_lower=Lower("email")).filter(email_lower=term.lower())
         return queryset.filter(lead__in=leads.values("pk"))
-    return queryset.filter(Q(org_name__icontains=term) | Q(account__name__icontains=term))
+    # Account ids as literals rather than a join or subquery: PostgreSQL can then OR the
+    # org name's trigram index with the account foreign key's index.
+    account_ids = list(
+        Account.objects.filter(name__icontains=term)
+        .order_by("pk")
+        .values_list("pk", flat=True)[:MAX_SEARCHED_ACCOUNTS]
+    )
+    return queryset.filter(Q(org_name__icontains=term) | Q(account_id__in=account_ids))
 
 
 class VersionFilter(admin.SimpleListFilter):
