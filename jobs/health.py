@@ -7,7 +7,6 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from django.conf import settings
 from django.db import connection
 
 from .choices import OutboxStatus
@@ -27,7 +26,12 @@ def check_database() -> None:
 
 
 def broker_transport(url: str | None = None) -> str:
-    return urlsplit(url or settings.CELERY_BROKER_URL).scheme or "amqp"
+    """The broker's transport name (redis, filesystem...), without its address or password."""
+    if url is None:
+        from lmo.celery import app
+
+        url = app.conf.broker_url
+    return urlsplit(url).scheme or "amqp"
 
 
 def check_broker(timeout: float = BROKER_TIMEOUT_SECONDS) -> None:

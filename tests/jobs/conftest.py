@@ -3,6 +3,7 @@ import datetime as dt
 import pytest
 from django.core.cache import cache
 
+from lmo.celery import app
 from tests.factories import AccountFactory, PackageFactory, UserFactory
 
 NOW = dt.datetime(2026, 6, 1, 12, 0, tzinfo=dt.UTC)
@@ -33,3 +34,16 @@ def pkg(lead_manager):
 @pytest.fixture
 def account(account_owner):
     return AccountFactory(name="Acme Inc", owner=account_owner)
+
+
+@pytest.fixture
+def unreachable_broker():
+    """Really publish (no eager tasks) to a Redis port where nothing listens."""
+    saved = {key: app.conf[key] for key in ("broker_url", "task_always_eager")}
+    app.conf.update(broker_url="redis://127.0.0.1:1/15", task_always_eager=False)
+    app._pool = None
+    app.amqp._producer_pool = None
+    yield
+    app.conf.update(saved)
+    app._pool = None
+    app.amqp._producer_pool = None

@@ -42,19 +42,6 @@ def broker_down(monkeypatch):
     return monkeypatch
 
 
-@pytest.fixture
-def unreachable_broker():
-    """Really publish (no eager tasks) to a Redis port where nothing listens."""
-    saved = {key: app.conf[key] for key in ("broker_url", "task_always_eager")}
-    app.conf.update(broker_url="redis://127.0.0.1:1/15", task_always_eager=False)
-    app._pool = None
-    app.amqp._producer_pool = None
-    yield
-    app.conf.update(saved)
-    app._pool = None
-    app.amqp._producer_pool = None
-
-
 def _suspend(license, on_commit):
     with on_commit(execute=True):
         License.objects.get(pk=license.pk).suspend("ops", reason="Payment overdue")
