@@ -1,4 +1,4 @@
-"""The staff REST API (/api/v1/) and its OpenAPI document and docs (/api/schema/, /api/docs/)."""
+"""The staff REST API (/api/v1/), its OpenAPI schema (/api/schema/) and docs (/api/docs/)."""
 
 from django.urls import include, path
 from rest_framework.routers import SimpleRouter
@@ -6,7 +6,7 @@ from rest_framework.routers import SimpleRouter
 from features.api.views import FeatureParameterViewSet
 from leads.api.views import AccountViewSet, LeadViewSet
 from licenses.api.views import LicenseViewSet
-from lmo.api.views import SchemaView, redoc_view, swagger_view
+from lmo.api.views import SchemaView, swagger_view
 from packages.api.views import PackageViewSet
 from subscribers.api.views import SubscriberEventViewSet
 
@@ -22,5 +22,4 @@ urlpatterns = [
     path("v1/", include((router.urls, "api"), namespace="api")),
     path("schema/", SchemaView.as_view(), name="api-schema"),
     path("docs/", swagger_view, name="api-docs"),
-    path("redoc/", redoc_view, name="api-redoc"),
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib.auth.decorators import login_required
 from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.authentication import SessionAuthentication, TokenAuthentication
 from rest_framework.permissions import SAFE_METHODS, IsAuthenticated
 from rest_framework.throttling import UserRateThrottle
@@ -49,9 +49,6 @@ _docs_options = {"url_name": "api-schema", "authentication_classes": STAFF_AUTHE
 # Browsers without a session are sent to the sign-in page rather than shown a JSON error.
 swagger_view = login_required(
     SpectacularSwaggerView.as_view(permission_classes=[IsAuthenticated], **_docs_options)
-)
-redoc_view = login_required(
-    SpectacularRedocView.as_view(permission_classes=[IsAuthenticated], **_docs_options)
 )
 
 
