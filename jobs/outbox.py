@@ -40,8 +40,9 @@ NOTIFY_KINDS = frozenset(
     }
 )
 
-# Messages per task: one broker round trip covers many rows, and a retry stays small.
-RELAY_CHUNK = 50
+# Messages per task: one broker round trip covers many rows, and a retry stays small
+# (messages already done are skipped when a task is retried).
+RELAY_CHUNK = 200
 # The consumer gives up on a message after this many failed attempts (then: failed).
 MAX_ATTEMPTS = 8
 # Pending this long after commit means the relay after commit did not reach the broker.
@@ -89,9 +90,14 @@ def outbox_enqueue_many(
         [OutboxMessage(topic=topic, payload=payload, created_at=created_at) for payload in payloads]
     )
     ids = [message.pk for message in messages]
-    if ids:
-        transaction.on_commit(partial(outbox_relay, message_ids=ids), robust=True)
+    outbox_relay_on_commit(ids)
     return ids
+
+
+def outbox_relay_on_commit(message_ids: list[int]) -> None:
+    """Relay messages written in the current transaction once it commits."""
+    if message_ids:
+        transaction.on_commit(partial(outbox_relay, message_ids=message_ids), robust=True)
 
 
 def outbox_enqueue_license_event(event: LicenseEvent) -> int | None:
@@ -119,13 +125,13 @@ def outbox_relay(*, message_ids: Sequence[int]) -> int:
     """
     from .tasks import process_outbox_messages
 
+    # Marked before publishing, so a fast consumer never waits for this UPDATE.
+    dispatched_at = timezone.now()
+    OutboxMessage.objects.filter(pk__in=message_ids, status__in=OUTBOX_CLAIMABLE).update(
+        status=OutboxStatus.SENT, dispatched_at=dispatched_at, relays=F("relays") + 1
+    )
     relayed = 0
     for ids in chunked(message_ids, RELAY_CHUNK):
-        # Marked before publishing, so a fast consumer never waits for this UPDATE.
-        dispatched_at = timezone.now()
-        OutboxMessage.objects.filter(pk__in=ids, status__in=OUTBOX_CLAIMABLE).update(
-            status=OutboxStatus.SENT, dispatched_at=dispatched_at, relays=F("relays") + 1
-        )
         try:
             process_outbox_messages.apply_async(
                 args=[ids], retry=True, retry_policy=PUBLISH_RETRY_POLICY

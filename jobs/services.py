@@ -12,8 +12,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.core.cache import cache
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -22,9 +24,9 @@ from licenses.cache import license_check_cache_key
 from licenses.choices import EXPIRING_STATUSES, Actor, EventKind, LicenseStatus, is_allowed
 from licenses.models import License, LicenseEvent
 
-from .choices import SweepJob
-from .models import SweepRun
-from .outbox import outbox_enqueue_license_events
+from .choices import OutboxStatus, OutboxTopic, SweepJob
+from .models import OutboxMessage, SweepRun
+from .outbox import NOTIFY_KINDS, outbox_enqueue_license_events, outbox_relay_on_commit
 
 DEFAULT_BATCH_SIZE = 1000
 EXPIRING_SOON_WITHIN = timedelta(days=7)
@@ -101,6 +103,66 @@ def _finish(run: SweepRun, *, count: int, batches: int) -> SweepResult:
     return SweepResult(run.job, count, batches, run.dry_run, run.pk)
 
 
+def history_write_many(
+    *, kind: str, at: datetime, rows: list[tuple[int, dict[str, Any], dict[str, Any]]]
+) -> None:
+    """One history row per (license id, before, after), by the system, in the shape
+    License.record_event writes, and one outbox message each for the kinds people hear about.
+
+    On PostgreSQL both go in one INSERT ... SELECT from arrays, which costs a fraction of
+    building and sending thousands of model instances; elsewhere bulk_create does it.
+    """
+    notify = kind in NOTIFY_KINDS
+    if connection.vendor != "postgresql":
+        events = LicenseEvent.objects.bulk_create(
+            [
+                LicenseEvent(license_id=pk, at=at, actor=Actor.SYSTEM, kind=kind, before=b, after=a)
+                for pk, b, a in rows
+            ]
+        )
+        if notify:
+            outbox_enqueue_license_events(events)
+        return
+    encode = DjangoJSONEncoder().encode
+    params = {
+        "ids": [pk for pk, _, _ in rows],
+        "befores": [encode(before) for _, before, _ in rows],
+        "afters": [encode(after) for _, _, after in rows],
+        "at": at,
+        "actor": Actor.SYSTEM.value,
+        "kind": kind,
+        "topic": OutboxTopic.LICENSE_EVENT.value,
+        "pending": OutboxStatus.PENDING.value,
+    }
+    insert_events = f"""
+        INSERT INTO {LicenseEvent._meta.db_table}
+            (license_id, at, actor, kind, before, after, reason)
+        SELECT row.id, %(at)s, %(actor)s, %(kind)s, row.before, row.after, ''
+        FROM unnest(%(ids)s::bigint[], %(befores)s::jsonb[], %(afters)s::jsonb[])
+            AS row(id, before, after)
+        RETURNING id, license_id
+    """
+    with connection.cursor() as cursor:
+        if not notify:
+            cursor.execute(insert_events, params)
+            return
+        cursor.execute(
+            f"""
+            WITH event AS ({insert_events})
+            INSERT INTO {OutboxMessage._meta.db_table}
+                (topic, payload, created_at, status, relays, attempts, last_error)
+            SELECT %(topic)s,
+                   jsonb_build_object('event_id', event.id, 'license_id', event.license_id,
+                                      'kind', %(kind)s),
+                   %(at)s, %(pending)s, 0, 0, ''
+            FROM event
+            RETURNING id
+            """,
+            params,
+        )
+        outbox_relay_on_commit([message_id for (message_id,) in cursor.fetchall()])
+
+
 def _expire_batch(*, now: datetime, sources: tuple[str, ...], batch_size: int) -> int:
     with transaction.atomic():
         rows = _lock_batch(
@@ -118,20 +180,14 @@ def _expire_batch(*, now: datetime, sources: tuple[str, ...], batch_size: int) -
         if updated != len(ids):
             raise SweepConflict(f"{len(ids)} licenses locked, {updated} updated")
         # The same history row License.expire() writes, one per license.
-        events = LicenseEvent.objects.bulk_create(
-            [
-                LicenseEvent(
-                    license_id=pk,
-                    at=now,
-                    actor=Actor.SYSTEM,
-                    kind=EventKind.STATUS_CHANGED,
-                    before={"status": status},
-                    after={"status": LicenseStatus.EXPIRED},
-                )
+        history_write_many(
+            kind=EventKind.STATUS_CHANGED,
+            at=now,
+            rows=[
+                (pk, {"status": status}, {"status": LicenseStatus.EXPIRED})
                 for pk, status, _, _ in rows
-            ]
+            ],
         )
-        outbox_enqueue_license_events(events)
         _invalidate_after_commit([(package_pk, org_id) for _, _, package_pk, org_id in rows])
     return len(ids)
 
@@ -169,19 +225,11 @@ def _expiring_soon_batch(*, now: datetime, within: timedelta, batch_size: int) -
         )
         if updated != len(ids):
             raise SweepConflict(f"{len(ids)} licenses locked, {updated} updated")
-        events = LicenseEvent.objects.bulk_create(
-            [
-                LicenseEvent(
-                    license_id=pk,
-                    at=now,
-                    actor=Actor.SYSTEM,
-                    kind=EventKind.EXPIRING_SOON,
-                    after={"expires_at": expires_at},
-                )
-                for pk, expires_at, _, _ in rows
-            ]
+        history_write_many(
+            kind=EventKind.EXPIRING_SOON,
+            at=now,
+            rows=[(pk, {}, {"expires_at": expires_at}) for pk, expires_at, _, _ in rows],
         )
-        outbox_enqueue_license_events(events)
         _invalidate_after_commit([(package_pk, org_id) for _, _, package_pk, org_id in rows])
     return len(ids)
 

@@ -38,8 +38,9 @@ OUTBOX_OPTIONS = {
     "retry_jitter": True,
     # The first run plus these retries give every message MAX_ATTEMPTS tries.
     "max_retries": MAX_ATTEMPTS - 1,
-    "soft_time_limit": 4 * 60,
-    "time_limit": 5 * 60,
+    # Room for a chunk of RELAY_CHUNK emails to a slow mail server.
+    "soft_time_limit": 10 * 60,
+    "time_limit": 11 * 60,
 }
 
 RELAY_OPTIONS = {
