@@ -10,6 +10,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q, QuerySet
 from django.db.models.functions import Lower
@@ -506,11 +507,15 @@ class LicenseAdmin(admin.ModelAdmin):
             messages.info(request, "No feature value changed.")
         return HttpResponseRedirect(change_url)
 
-    def export_csv(self, request: HttpRequest) -> StreamingHttpResponse:
+    def export_csv(self, request: HttpRequest) -> HttpResponse:
         """The list as filtered and searched on screen, streamed as CSV."""
         if not self.has_view_permission(request):
             raise PermissionDenied
-        changelist = self.get_changelist_instance(request)
+        try:
+            changelist = self.get_changelist_instance(request)
+        except IncorrectLookupParameters:
+            # As the list itself does with a filter it cannot apply.
+            return HttpResponseRedirect(reverse("admin:licenses_license_changelist") + "?e=1")
         queryset = changelist.get_queryset(request).select_related(
             "package", "version", "account", "lead"
         )

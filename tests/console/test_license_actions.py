@@ -466,3 +466,13 @@ def test_license_page__account_autocomplete__answers_ops(world, client, ops_user
     )
     assert response.status_code == 200
     assert [r["text"] for r in response.json()["results"]] == ["Globex Inc"]
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{"package__id__exact": "abc"}, {"version": "x"}, {"expiring": "never"}, {"q": "%%%"}],
+)
+def test_license_list_and_export__odd_parameters__never_fail(world, client, support_user, params):
+    client.force_login(support_user)
+    assert client.get(reverse(CHANGELIST), params).status_code in (200, 302)
+    assert client.get(reverse("admin:licenses_license_export"), params).status_code in (200, 302)
