@@ -6,12 +6,14 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.db import models
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery, Sum
+from django.db.models.functions import Coalesce
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
+from licenses.choices import LicenseStatus
 from licenses.models import License
 from lmo.salesforce_ids import ORG_PREFIX, try_normalize
 from packages.choices import SITE_LICENSE
@@ -137,7 +139,14 @@ class LeadAdmin(admin.ModelAdmin):
 
     @admin.display(description="Org id")
     def org_id_display(self, obj: Lead) -> str:
-        return format_html('<span class="lmo-mono">{}</span>', obj.org_id or "-")
+        if not obj.org_id:
+            return "-"
+        return format_html(
+            '<a class="lmo-mono" href="{}?org={}">{}</a>',
+            reverse("admin:licenses_license_subscribers"),
+            obj.org_id,
+            obj.org_id,
+        )
 
     @admin.display(description="Status", ordering="status")
     def status_display(self, obj: Lead) -> str:
@@ -314,17 +323,27 @@ class AccountAdmin(admin.ModelAdmin):
     fields = ("name", "website", "owner", "license_count", "seat_total", "created_at")
 
     def get_queryset(self, request):
-        live = ~Q(licenses__status="uninstalled")
+        # Correlated subqueries, so only the accounts on the page are totted up.
+        live = (
+            License.objects.filter(account=OuterRef("pk"))
+            .exclude(status=LicenseStatus.UNINSTALLED)
+            .order_by()
+            .values("account")
+        )
+
+        def total(rows, aggregate):
+            return Coalesce(
+                Subquery(rows.annotate(v=aggregate).values("v"), output_field=IntegerField()), 0
+            )
+
         return (
             super()
             .get_queryset(request)
             .annotate(
-                _licenses=Count("licenses", filter=live),
-                _seats=Sum("licenses__seats", filter=live & ~Q(licenses__seats=SITE_LICENSE)),
-                _sites=Count("licenses", filter=live & Q(licenses__seats=SITE_LICENSE)),
+                _licenses=total(live, Count("pk")),
+                _seats=total(live.exclude(seats=SITE_LICENSE), Sum("seats")),
+                _sites=total(live.filter(seats=SITE_LICENSE), Count("pk")),
             )
-            # Aggregation drops Meta.ordering; pages need a stable order.
-            .order_by("name", "pk")
         )
 
     @admin.display(description="Licenses (installed)", ordering="_licenses")
