@@ -208,8 +208,15 @@ def _register_version(event: IncomingEvent, package: Package) -> PackageVersion:
                     release_date=event.occurred_at.date(),
                 )
         except IntegrityError:
-            # Another org's upgrade registered it a moment ago.
-            version = PackageVersion.objects.get(version_id=event.version_id)
+            # Another org's upgrade registered it (or its number) a moment ago.
+            version = (
+                PackageVersion.objects.filter(version_id=event.version_id).first()
+                or PackageVersion.objects.filter(
+                    package=package, version_number=event.version_number
+                ).first()
+            )
+            if version is None:
+                raise
     if version.package_id != package.pk:
         raise EventInvalid({"data.version_id": ["This version belongs to another package."]})
     return version
