@@ -430,3 +430,41 @@ def test_create_subscriber_key_command__prints_a_working_key(pkg):
     key = SubscriberApiKey.objects.get()
     assert raw.startswith("lmo_sk_") and key.key_hash == SubscriberApiKey.hash_key(raw)
     assert key.package == pkg
+
+
+def test_upgrade__known_number_under_another_id__reuses_that_version(client, pkg, t0):
+    _install(client, pkg, t0)
+    known = PackageVersion.objects.create(
+        package=pkg, version_number="1.5.0", version_id="04t000000000150"
+    )
+
+    _upgrade(client, pkg, t0 + H, "1.5.0", "04t000000000999")
+
+    assert License.objects.get().version == known
+    assert PackageVersion.objects.filter(package=pkg, version_number="1.5.0").count() == 1
+
+
+def test_unrouted__redelivered__duplicate_without_license(client, unlinked, t0):
+    body = install_body(package_id=unlinked.package_id, org_id=ORG, at=t0)
+    _send(client, body, event_id="msg_unrouted")
+
+    again = _send(client, body, event_id="msg_unrouted")
+
+    assert again == {"event_id": "msg_unrouted", "outcome": "duplicate", "license_id": None}
+    assert SubscriberEvent.objects.count() == 1
+
+
+def test_event_find__by_event_id_or_either_org_id_form(client, pkg, t0):
+    from subscribers.selectors import subscriber_event_find
+
+    _install(client, pkg, t0)
+    _usage(client, pkg, t0 + H)
+    org18 = License.objects.get().org_id
+
+    by_short = subscriber_event_find(query=ORG)
+    by_long = subscriber_event_find(query=org18)
+    by_id = subscriber_event_find(query=by_short[0].event_id)
+
+    assert len(by_short) == len(by_long) == 2
+    assert [e.type for e in by_short] == ["usage.reported", "package.installed"]
+    assert by_id == [by_short[0]]
