@@ -59,38 +59,51 @@ def console_data():
     }
 
 
-@pytest.mark.parametrize(
-    ("username", "sees_licenses", "sees_keys"),
-    [
-        ("demo-ops", True, False),
-        ("demo-support", True, False),
-        ("demo-manager", True, False),
-        ("demo-admin", False, True),
-        ("norole", False, False),
-    ],
-)
-def test_each_role__sees_what_it_may_and_no_more(
-    console_data, page, login, username, sees_licenses, sees_keys
-):
-    # Given a staff user of this role logged in
-    login(username)
+ROLE_VIEWS = [
+    # username, sees licenses and leads, sees API keys
+    ("demo-ops", True, False),
+    ("demo-support", True, False),
+    ("demo-manager", True, False),
+    ("demo-admin", False, True),
+    ("norole", False, False),
+]
 
-    # When they look at the console's home page
-    nav = page.locator("#content-main")
 
-    # Then licenses and leads are listed only for roles that may read them
-    assert (nav.get_by_role("link", name="Licenses", exact=True).count() > 0) is sees_licenses
-    assert (nav.get_by_role("link", name="Leads", exact=True).count() > 0) is sees_licenses
-    assert (nav.get_by_role("link", name="Subscriber API keys").count() > 0) is sees_keys
-    # And opening the license list directly is allowed or forbidden accordingly
-    response = page.goto("/admin/licenses/license/")
-    assert response.status == (200 if sees_licenses else 403)
-    if sees_licenses:
-        assert page.locator("#result_list").get_by_text("Acme").count() == 1
-        # Only ops get the actions menu
-        assert (page.locator("select[name=action]").count() > 0) is (username == "demo-ops")
-    else:
-        assert "Acme" not in page.content()
+def test_each_role__sees_what_it_may_and_no_more(console_data, browser, live_server):
+    for username, sees_licenses, sees_keys in ROLE_VIEWS:
+        context = browser.new_context(base_url=live_server.url)
+        page = context.new_page()
+        try:
+            # Given a staff user of this role logged in
+            page.goto("/admin/login/")
+            page.fill("#id_username", username)
+            page.fill("#id_password", "pw")
+            page.click("input[type=submit]")
+            nav = page.locator("#content-main")
+            expect(nav).to_be_visible()
+
+            # Then licenses and leads are listed only for roles that may read them
+            assert (nav.get_by_role("link", name="Licenses", exact=True).count() > 0) is (
+                sees_licenses
+            ), username
+            assert (nav.get_by_role("link", name="Leads", exact=True).count() > 0) is (
+                sees_licenses
+            ), username
+            assert (nav.get_by_role("link", name="Subscriber API keys").count() > 0) is (
+                sees_keys
+            ), username
+            # And opening the license list directly is allowed or forbidden accordingly
+            response = page.goto("/admin/licenses/license/")
+            assert response.status == (200 if sees_licenses else 403), username
+            if sees_licenses:
+                assert page.locator("#result_list").get_by_text("Acme").count() == 1
+                # Only ops get the actions menu
+                has_actions = page.locator("select[name=action]").count() > 0
+                assert has_actions is (username == "demo-ops"), username
+            else:
+                assert "Acme" not in page.content(), username
+        finally:
+            context.close()
 
 
 def test_ops__find_by_org_id__extend_trial__activate__suspend(
