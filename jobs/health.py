@@ -30,7 +30,7 @@ def broker_transport(url: str | None = None) -> str:
     if url is None:
         from lmo.celery import app
 
-        url = app.conf.broker_url
+        url = app.conf.broker_write_url
     return urlsplit(url).scheme or "amqp"
 
 
@@ -40,7 +40,7 @@ def check_broker(timeout: float = BROKER_TIMEOUT_SECONDS) -> None:
 
     from lmo.celery import app
 
-    url = app.conf.broker_url
+    url = app.conf.broker_write_url
     options = dict(app.conf.broker_transport_options or {})
     if broker_transport(url) == "filesystem":
         for key in ("data_folder_in", "data_folder_out"):

@@ -39,8 +39,9 @@ def account(account_owner):
 @pytest.fixture
 def unreachable_broker():
     """Really publish (no eager tasks) to a Redis port where nothing listens."""
-    saved = {key: app.conf[key] for key in ("broker_url", "task_always_eager")}
-    app.conf.update(broker_url="redis://127.0.0.1:1/15", task_always_eager=False)
+    # broker_write_url: the CELERY_BROKER_URL environment variable outranks broker_url.
+    saved = {key: app.conf[key] for key in ("broker_write_url", "task_always_eager")}
+    app.conf.update(broker_write_url="redis://127.0.0.1:1/15", task_always_eager=False)
     app._pool = None
     app.amqp._producer_pool = None
     yield
