@@ -220,21 +220,22 @@ LMO_SWEEP_INTERVAL_SECONDS = env.int("LMO_SWEEP_INTERVAL_SECONDS", default=300)
 LMO_EXPIRING_SOON_INTERVAL_SECONDS = env.int("LMO_EXPIRING_SOON_INTERVAL_SECONDS", default=3600)
 LMO_OUTBOX_RELAY_INTERVAL_SECONDS = env.int("LMO_OUTBOX_RELAY_INTERVAL_SECONDS", default=60)
 CELERY_BEAT_SCHEDULE: dict = {
-    # "expires": a run the worker could not start before the next one is due is dropped.
+    # expire_seconds (django-celery-beat's name for "expires"): a run the worker could not
+    # start before the next one is due is dropped.
     "expire-licenses": {
         "task": "jobs.expire_licenses",
         "schedule": float(LMO_SWEEP_INTERVAL_SECONDS),
-        "options": {"expires": LMO_SWEEP_INTERVAL_SECONDS},
+        "options": {"expire_seconds": LMO_SWEEP_INTERVAL_SECONDS},
     },
     "notify-expiring-soon": {
         "task": "jobs.notify_expiring_soon",
         "schedule": float(LMO_EXPIRING_SOON_INTERVAL_SECONDS),
-        "options": {"expires": LMO_EXPIRING_SOON_INTERVAL_SECONDS},
+        "options": {"expire_seconds": LMO_EXPIRING_SOON_INTERVAL_SECONDS},
     },
     "relay-pending-outbox": {
         "task": "jobs.relay_pending_outbox",
         "schedule": float(LMO_OUTBOX_RELAY_INTERVAL_SECONDS),
-        "options": {"expires": LMO_OUTBOX_RELAY_INTERVAL_SECONDS},
+        "options": {"expire_seconds": LMO_OUTBOX_RELAY_INTERVAL_SECONDS},
     },
 }
 
