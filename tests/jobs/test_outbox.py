@@ -306,3 +306,35 @@ def test_prune__done_long_ago__deleted(license):
     relay_pending_outbox.delay()
 
     assert not OutboxMessage.objects.filter(pk=message.pk).exists()
+
+
+def test_webhook_install__broker_unreachable__200_license_written_notified_once_later(
+    client, pkg, broker_down, mailoutbox, django_capture_on_commit_callbacks
+):
+    from tests.subscribers.helpers import install_body, post_event
+
+    # Given the broker is unreachable
+    # When a subscriber org's install arrives on the signed webhook
+    org = org_id()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post_event(
+            client, install_body(package_id=pkg.package_id, org_id=org, at=timezone.now())
+        )
+
+    # Then the webhook still answers 200, the license is written, its notification waits
+    assert response.status_code == 200
+    license = License.objects.get(org_id=org, package=pkg)
+    message = _message_for(license, EventKind.INSTALLED)
+    assert message.status == OutboxStatus.PENDING
+    assert mailoutbox == []
+
+    # When the broker is back, the re-relay job delivers it, and a second relay does nothing
+    broker_down.undo()
+    outbox_relay_pending(now=timezone.now() + LATER)
+    outbox_relay(message_ids=[message.pk])
+
+    # Then the lead manager got exactly one email
+    message.refresh_from_db()
+    assert message.status == OutboxStatus.DONE
+    [email] = mailoutbox
+    assert email.to == ["lead.manager@partner.example"]
