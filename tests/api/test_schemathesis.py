@@ -95,3 +95,24 @@ def test_api__generated_requests__never_5xx_and_conform_to_schema(case, ops_toke
         headers={"Authorization": ops_token},
         excluded_checks=[positive_data_acceptance, negative_data_rejection],
     )
+
+
+@pytest.fixture
+def admin_token(fuzz_world, admin_user_role, _keep_test_connection):
+    client = token_client(admin_user_role)
+    return client._credentials["HTTP_AUTHORIZATION"]
+
+
+@schema.include(path_regex=r"^/api/v1/(packages|feature-parameters)/").parametrize()
+@settings(
+    max_examples=10,
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+    derandomize=True,
+)
+def test_api__as_administrator__package_and_parameter_writes_never_5xx(case, admin_token):
+    # Partner Ops may not write packages or parameters; administrators reach those paths.
+    case.call_and_validate(
+        headers={"Authorization": admin_token},
+        excluded_checks=[positive_data_acceptance, negative_data_rejection],
+    )
