@@ -19,6 +19,6 @@ def ensure_broker_folders() -> None:
     if not settings.CELERY_BROKER_URL.startswith("filesystem://"):
         return
     options = getattr(settings, "CELERY_BROKER_TRANSPORT_OPTIONS", None) or {}
-    for key in ("data_folder_in", "data_folder_out", "processed_folder"):
+    for key in ("data_folder_in", "data_folder_out", "processed_folder", "control_folder"):
         if options.get(key):
             Path(options[key]).mkdir(parents=True, exist_ok=True)
