@@ -11,6 +11,7 @@ COPY staff ./staff
 COPY subscribers ./subscribers
 COPY jobs ./jobs
 COPY templates ./templates
+COPY static ./static
 COPY manage.py Procfile ./
 RUN pip install --no-cache-dir -e . && mkdir -p var
 EXPOSE 8000

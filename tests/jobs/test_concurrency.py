@@ -1,45 +1,20 @@
 """Two sweeps at once on PostgreSQL: SKIP LOCKED shares the work, nothing happens twice."""
 
 import datetime as dt
-import threading
 
 import pytest
-from django.db import connection
 
 from jobs.models import OutboxMessage
 from jobs.outbox import outbox_process
 from jobs.services import licenses_expire_due, licenses_notify_expiring_soon
 from licenses.choices import EventKind, LicenseStatus
 from licenses.models import License, LicenseEvent
+from tests.concurrency import race
 from tests.factories import PackageFactory, make_license
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 NOW = dt.datetime(2026, 6, 1, 12, 0, tzinfo=dt.UTC)
-
-
-def _race(target, count: int = 2) -> list[object]:
-    barrier = threading.Barrier(count)
-    results: list[object] = []
-    lock = threading.Lock()
-
-    def run():
-        try:
-            barrier.wait(timeout=10)
-            outcome = target()
-        except Exception as exc:
-            outcome = exc
-        finally:
-            connection.close()
-        with lock:
-            results.append(outcome)
-
-    threads = [threading.Thread(target=run) for _ in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    return results
 
 
 def _due_licenses(count):
@@ -60,7 +35,7 @@ def test_expire_due__two_runs_at_once__each_license_expired_exactly_once():
     licenses = _due_licenses(40)
 
     # When two sweeps run at the same moment, in small batches
-    results = _race(lambda: licenses_expire_due(now=NOW, batch_size=5))
+    results = race(lambda: licenses_expire_due(now=NOW, batch_size=5))
 
     # Then neither failed, together they expired all 40, and each has one expiry event
     assert not [r for r in results if isinstance(r, Exception)], results
@@ -84,7 +59,7 @@ def test_notify_expiring_soon__two_runs_at_once__one_event_per_trial():
         for i in range(20)
     ]
 
-    results = _race(lambda: licenses_notify_expiring_soon(now=NOW, batch_size=3))
+    results = race(lambda: licenses_notify_expiring_soon(now=NOW, batch_size=3))
 
     assert sum(r.count for r in results) == 20
     ids = [lic.pk for lic in licenses]
@@ -101,7 +76,7 @@ def test_outbox_process__same_message_twice_at_once__one_email(mailoutbox, djang
     mailoutbox.clear()
 
     # When two consumers get the same message at once (a double relay)
-    results = _race(lambda: outbox_process(message_ids=[message.pk]))
+    results = race(lambda: outbox_process(message_ids=[message.pk]))
 
     # Then one did the work, the other found it done, and one email went out
     assert sorted((r["done"], r["skipped"]) for r in results) == [(0, 1), (1, 0)]

@@ -1,38 +1,12 @@
 """Racing requests on one license: the row lock makes the second one see the first."""
 
-import threading
-
 import pytest
-from django.db import connection
 
 from licenses.choices import EventKind, LicenseStatus
 from licenses.exceptions import InvalidTransition
 from licenses.models import License
+from tests.concurrency import race
 from tests.factories import UserFactory, make_license
-
-
-def _race(target, count: int = 2) -> list[object]:
-    barrier = threading.Barrier(count)
-    results: list[object] = []
-    lock = threading.Lock()
-
-    def run():
-        try:
-            barrier.wait(timeout=10)
-            outcome = target()
-        except Exception as exc:
-            outcome = exc
-        finally:
-            connection.close()
-        with lock:
-            results.append(outcome)
-
-    threads = [threading.Thread(target=run) for _ in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    return results
 
 
 @pytest.mark.postgres
@@ -43,7 +17,7 @@ def test_activate__two_racing_requests__one_change_and_one_event():
     user = UserFactory(username="racer", role="ops")
 
     # When two requests activate it at the same moment
-    results = _race(lambda: License.objects.get(pk=license.pk).activate(user, seats=30))
+    results = race(lambda: License.objects.get(pk=license.pk).activate(user, seats=30))
 
     # Then exactly one went through and the other was refused by the re-check
     refused = [r for r in results if isinstance(r, InvalidTransition)]
@@ -58,7 +32,7 @@ def test_activate__two_racing_requests__one_change_and_one_event():
 def test_set_seats__three_racing_requests__one_change_and_one_event():
     license = make_license()
     user = UserFactory(username="racer2", role="ops")
-    results = _race(lambda: License.objects.get(pk=license.pk).set_seats(user, 77), count=3)
+    results = race(lambda: License.objects.get(pk=license.pk).set_seats(user, 77), count=3)
     changed = [r for r in results if r is not None and not isinstance(r, Exception)]
     assert len(changed) == 1, results
     assert license.events.filter(kind=EventKind.SEATS_CHANGED).count() == 1
