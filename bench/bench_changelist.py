@@ -2,7 +2,7 @@
 
     psql -h 127.0.0.1 -U postgres -c 'create database lmo_h5'
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/lmo_h5 \\
-        .venv/bin/python tests/console/measure_changelist.py --rows 200000
+        .venv/bin/python bench/bench_changelist.py --rows 200000
 
 Fills the database with licenses through INSERT ... SELECT generate_series (once; re-runs
 reuse them), then times each page with the Django test client.
@@ -17,7 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "lmo.settings_test")
 
 import django
