@@ -34,7 +34,8 @@ demo: venv .env
 	$(BIN)/python manage.py bootstrap_demo
 
 run: demo
-	$(BIN)/honcho start --no-prefix -f Procfile 2>/dev/null || $(BIN)/honcho start -f Procfile
+	@# honcho sets PORT for every process it starts, so the web port travels as LMO_PORT.
+	LMO_HOST=$(HOST) LMO_PORT=$(PORT) $(BIN)/honcho start -f Procfile
 
 test: venv
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -198,6 +198,8 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         # Worker pings (celery inspect, celery_status) keep their tables here, not in the cwd.
         "control_folder": str(BROKER_DIR / "control"),
         "store_processed": False,
+        # The on-disk queue is polled; a short interval keeps local background work snappy.
+        "polling_interval": 0.2,
     }
 else:
     # Longer than the longest countdown or ETA we schedule, so Redis never redelivers early.
