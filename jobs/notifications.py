@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.mail import send_mail
+from django.core.mail import EmailMessage, get_connection
 
 from licenses.choices import EventKind
 from licenses.models import LicenseEvent
@@ -60,15 +60,25 @@ def _when(value: Any) -> str:
 
 
 def license_event_notify(payload: dict[str, Any]) -> int:
-    """Email the package's lead manager and the account owner about a license event.
+    """Email the package's lead manager and the account owner about license events: one
+    event (`event_id`) or a sweep's batch (`event_ids`), sent over one mail connection.
 
     Returns the number of emails sent (0 when nobody with an email address is concerned).
     """
-    event = LicenseEvent.objects.select_related(
+    event_ids = payload.get("event_ids") or [payload["event_id"]]
+    events = LicenseEvent.objects.select_related(
         "license__package__lead_manager", "license__account__owner"
-    ).get(pk=payload["event_id"])
-    recipients = _recipients(event)
-    if not recipients:
+    ).filter(pk__in=event_ids)
+    events = list(events.order_by("pk"))
+    if len(events) != len(set(event_ids)):
+        missing = sorted(set(event_ids) - {event.pk for event in events})
+        raise LicenseEvent.DoesNotExist(f"License events not found: {missing}")
+    messages = []
+    for event in events:
+        recipients = _recipients(event)
+        if recipients:
+            subject, body = license_event_compose(event)
+            messages.append(EmailMessage(subject, body, None, recipients))
+    if not messages:
         return 0
-    subject, body = license_event_compose(event)
-    return send_mail(subject, body, None, recipients, fail_silently=False)
+    return get_connection(fail_silently=False).send_messages(messages) or 0

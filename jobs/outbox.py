@@ -81,19 +81,6 @@ def outbox_enqueue(*, topic: str, payload: dict[str, Any], now: datetime | None 
     return message.pk
 
 
-def outbox_enqueue_many(
-    *, topic: str, payloads: Iterable[dict[str, Any]], now: datetime | None = None
-) -> list[int]:
-    """Write many messages with one INSERT; relay them after commit."""
-    created_at = now or timezone.now()
-    messages = OutboxMessage.objects.bulk_create(
-        [OutboxMessage(topic=topic, payload=payload, created_at=created_at) for payload in payloads]
-    )
-    ids = [message.pk for message in messages]
-    outbox_relay_on_commit(ids)
-    return ids
-
-
 def outbox_relay_on_commit(message_ids: list[int]) -> None:
     """Relay messages written in the current transaction once it commits."""
     if message_ids:
@@ -106,14 +93,6 @@ def outbox_enqueue_license_event(event: LicenseEvent) -> int | None:
         return None
     return outbox_enqueue(
         topic=OutboxTopic.LICENSE_EVENT, payload=license_event_payload(event), now=event.at
-    )
-
-
-def outbox_enqueue_license_events(events: Sequence[LicenseEvent]) -> list[int]:
-    """Bulk form of outbox_enqueue_license_event (the sweeps write a batch at a time)."""
-    return outbox_enqueue_many(
-        topic=OutboxTopic.LICENSE_EVENT,
-        payloads=[license_event_payload(event) for event in events if event.kind in NOTIFY_KINDS],
     )
 
 

@@ -11,8 +11,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from jobs.choices import OutboxStatus, OutboxTopic, SweepJob
+from jobs.choices import OutboxStatus, SweepJob
 from jobs.models import OutboxMessage, SweepRun
+from jobs.outbox import outbox_process
 from jobs.services import expiry_source_statuses, licenses_expire_due
 from licenses.cache import license_check_cache_key
 from licenses.choices import EventKind, LicenseStatus
@@ -203,20 +204,39 @@ def test_sweep__query_budget(pkg, django_assert_max_num_queries):
     assert result.batches == 3
 
 
-def test_sweep__writes_one_outbox_message_per_expired_license(pkg):
-    # Given two due trials
-    licenses = _due(pkg, 2)
+def test_sweep__writes_one_outbox_message_per_batch_naming_every_expiry(pkg):
+    # Given five due trials
+    licenses = _due(pkg, 5)
+    before = set(OutboxMessage.objects.values_list("pk", flat=True))
 
-    # When the sweep runs
-    licenses_expire_due(now=NOW)
+    # When the sweep runs in batches of two
+    licenses_expire_due(now=NOW, batch_size=2)
 
-    # Then each expiry event has one pending notification
+    # Then each batch wrote one pending message, and together they name every expiry event
     events = LicenseEvent.objects.filter(license__in=licenses, kind=EventKind.STATUS_CHANGED)
-    messages = OutboxMessage.objects.filter(topic=OutboxTopic.LICENSE_EVENT).order_by("pk")
-    assert sorted(m.payload["event_id"] for m in messages if m.payload["kind"] != "installed") == (
-        sorted(e.pk for e in events)
-    )
+    messages = OutboxMessage.objects.exclude(pk__in=before).order_by("pk")
+    assert [len(m.payload["event_ids"]) for m in messages] == [2, 2, 1]
+    named = sorted(pk for m in messages for pk in m.payload["event_ids"])
+    assert named == sorted(e.pk for e in events)
     assert {m.status for m in messages} == {OutboxStatus.PENDING}
+
+
+def test_sweep__batch_message__emails_each_expiry_once(pkg, mailoutbox, django_user_model):
+    # Given two due trials of a package whose lead manager has an email address
+    pkg.lead_manager = django_user_model.objects.create(username="lm", email="lm@partner.example")
+    pkg.save()
+    _due(pkg, 2)
+    licenses_expire_due(now=NOW)
+    message = OutboxMessage.objects.filter(payload__kind=EventKind.STATUS_CHANGED).get()
+
+    # When the message is processed twice
+    outbox_process(message_ids=[message.pk])
+    outbox_process(message_ids=[message.pk])
+
+    # Then one email per expired license went out
+    expired = [m for m in mailoutbox if "-> expired" in m.subject]
+    assert len(expired) == 2
+    assert all(m.to == ["lm@partner.example"] for m in expired)
 
 
 def test_sweep__after_commit__cached_license_checks_of_the_batch_dropped(
