@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from licenses.cache import license_check_cache_key
 from licenses.choices import Actor, EventKind
 from licenses.exceptions import LicenseError
 from licenses.models import License
@@ -65,21 +68,29 @@ def feature_parameter_create(
     parameter.default_value = default_value
     parameter.full_clean()
     parameter.save()
-    license_ids = (
-        License.objects.filter(package=package).live().values_list("pk", flat=True).iterator()
-    )
+    live = License.objects.filter(package=package).live().values_list("pk", "org_id").iterator()
     batch: list[FeatureParameterValue] = []
-    for license_id in license_ids:
+    cache_keys: list[str] = []
+    for license_id, org_id in live:
         value = FeatureParameterValue(
             license_id=license_id, parameter=parameter, data_type=data_type
         )
         value.value = parameter.default_value
         batch.append(value)
+        cache_keys.append(license_check_cache_key(package.pk, org_id))
         if len(batch) >= VALUE_BATCH_SIZE:
-            FeatureParameterValue.objects.bulk_create(batch, ignore_conflicts=True)
-            batch = []
-    FeatureParameterValue.objects.bulk_create(batch, ignore_conflicts=True)
+            _values_create(batch, cache_keys)
+            batch, cache_keys = [], []
+    _values_create(batch, cache_keys)
     return parameter
+
+
+def _values_create(values: list[FeatureParameterValue], cache_keys: list[str]) -> None:
+    FeatureParameterValue.objects.bulk_create(values, ignore_conflicts=True)
+    # No history row is written for a new parameter's defaults, so drop the cached license
+    # checks here: the next check shows the new parameter.
+    if cache_keys:
+        transaction.on_commit(partial(cache.delete_many, cache_keys), robust=True)
 
 
 @transaction.atomic

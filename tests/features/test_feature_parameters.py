@@ -158,3 +158,24 @@ def test_bulk_set__refuses_uninstalled_and_applies_the_rest(db, ops_user):
     assert [outcomes[lic.pk] for lic in live] == ["changed"] * 3
     assert outcomes[frozen.pk] == "refused"
     assert all(license_feature_map(lic)["Premium"] is True for lic in live)
+
+
+def test_parameter_created_later__drops_cached_license_checks_after_commit(
+    db, django_capture_on_commit_callbacks
+):
+    from django.core.cache import cache
+
+    from licenses.cache import license_check_cache_key
+
+    # Given a live license whose license check is cached
+    package = PackageFactory()
+    license = make_license(package=package)
+    key = license_check_cache_key(package.pk, license.org_id)
+    cache.set(key, "cached")
+
+    # When a parameter is added to its package
+    with django_capture_on_commit_callbacks(execute=True):
+        _create(package, "Late", DataType.BOOLEAN, default=True)
+
+    # Then the next check reads the license again, with the new parameter
+    assert cache.get(key) is None
