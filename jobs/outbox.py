@@ -1,8 +1,10 @@
 """The outbox: side effects written in the same transaction as the change they follow.
 
 A message is a row, so it commits or rolls back with the change. After commit it is handed
-to the worker (`outbox_relay`); if the broker is down it stays pending and the re-relay job
-hands it over later. The consumer claims each row with a conditional UPDATE, so a message
+to the worker (`outbox_relay`); if the broker is down it stays pending and the relay job
+(beat, every few seconds) hands it over later. First installs, the bulk of subscriber
+traffic, skip the relay after commit altogether and are left to that job, which hands over
+up to RELAY_CHUNK messages per broker round trip instead of one per request. The consumer claims each row with a conditional UPDATE, so a message
 relayed twice does its work once.
 """
 
@@ -45,8 +47,10 @@ NOTIFY_KINDS = frozenset(
 RELAY_CHUNK = 200
 # The consumer gives up on a message after this many failed attempts (then: failed).
 MAX_ATTEMPTS = 8
-# Pending this long after commit means the relay after commit did not reach the broker.
-RERELAY_PENDING_AFTER = timedelta(minutes=1)
+# Pending this long after commit: the relay after commit did not reach the broker, or the
+# message was written without one (first installs). Long enough that the relay job does not
+# race a relay after commit that is still under way.
+RERELAY_PENDING_AFTER = timedelta(seconds=10)
 # Sent this long ago and still not done: the broker lost it (e.g. restarted without a disk).
 # Longer than the consumer's whole retry schedule, so a message still retrying is left alone.
 RERELAY_SENT_AFTER = timedelta(hours=3)
@@ -128,7 +132,7 @@ def outbox_relay(*, message_ids: Sequence[int]) -> int:
 
 
 def outbox_relay_pending(*, now: datetime, limit: int = RERELAY_LIMIT) -> int:
-    """Relay again what is still pending a minute after commit, or was sent but lost."""
+    """Relay what is still pending a few seconds after commit, or was sent but lost."""
     stale = Q(status=OutboxStatus.PENDING, created_at__lte=now - RERELAY_PENDING_AFTER) | Q(
         status=OutboxStatus.SENT, dispatched_at__lte=now - RERELAY_SENT_AFTER
     )

@@ -32,8 +32,7 @@ class OrgDetails:
     parent_org_id: str | None = None
 
 
-@transaction.atomic
-def license_create(
+def license_build(
     *,
     package: Package,
     version: PackageVersion | None,
@@ -42,19 +41,9 @@ def license_create(
     account: Account | None = None,
     lead: Lead | None = None,
     previous_license: License | None = None,
-    by: Any = Actor.SUBSCRIBER,
-    source_event_id: str | None = None,
-    check_constraints: bool = True,
 ) -> License:
-    """Create a subscriber org's license from the package defaults, or carried over from the
-    license it had before an uninstall, with one feature value per parameter.
-
-    `check_constraints=False` is for callers that already serialize creation per org and
-    package (the subscriber event services): the database still enforces every constraint,
-    this only skips re-checking them with extra queries first.
-    """
-    from features.services import feature_values_create_for_license
-
+    """The unsaved license an install creates: the package defaults, or for a reinstall the
+    state of the license it had before the uninstall."""
     license = License(
         package=package,
         version=version,
@@ -75,26 +64,64 @@ def license_create(
         _carry_over(license, previous_license, installed_at)
     else:
         _apply_package_defaults(license, package, installed_at)
+    return license
+
+
+def license_created_event(license: License) -> tuple[str, dict[str, Any]]:
+    """The kind and `after` of the history row that records a license's creation."""
+    previous = license.previous_license
+    kind = EventKind.REINSTALLED if previous else EventKind.INSTALLED
+    return kind, {
+        "status": license.status,
+        "seats": license.seats,
+        "expires_at": license.expires_at,
+        "version": license.version.version_number if license.version else None,
+        "previous_license": previous.name if previous else None,
+    }
+
+
+@transaction.atomic
+def license_create(
+    *,
+    package: Package,
+    version: PackageVersion | None,
+    org: OrgDetails,
+    installed_at: datetime,
+    account: Account | None = None,
+    lead: Lead | None = None,
+    previous_license: License | None = None,
+    by: Any = Actor.SUBSCRIBER,
+    source_event_id: str | None = None,
+    check_constraints: bool = True,
+    last_event_at: datetime | None = None,
+) -> License:
+    """Create a subscriber org's license from the package defaults, or carried over from the
+    license it had before an uninstall, with one feature value per parameter.
+
+    `check_constraints=False` is for callers that already serialize creation per org and
+    package (the subscriber event services): the database still enforces every constraint,
+    this only skips re-checking them with extra queries first.
+    """
+    from features.services import feature_values_create_for_license
+
+    license = license_build(
+        package=package,
+        version=version,
+        org=org,
+        installed_at=installed_at,
+        account=account,
+        lead=lead,
+        previous_license=previous_license,
+    )
+    license.last_event_at = last_event_at
     license.full_clean(
         exclude=["lead", "account", "version", "previous_license"],
         validate_constraints=check_constraints,
     )
     license.save()
     feature_values_create_for_license(license=license)
-    kind = EventKind.REINSTALLED if previous_license else EventKind.INSTALLED
-    license.record_event(
-        kind,
-        by=by,
-        after={
-            "status": license.status,
-            "seats": license.seats,
-            "expires_at": license.expires_at,
-            "version": version.version_number if version else None,
-            "previous_license": previous_license.name if previous_license else None,
-        },
-        source_event_id=source_event_id,
-        at=installed_at,
-    )
+    kind, after = license_created_event(license)
+    license.record_event(kind, by=by, after=after, source_event_id=source_event_id, at=installed_at)
     return license
 
 

@@ -222,7 +222,8 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # interval changed in the admin lasts until beat restarts). Seconds, from the environment.
 LMO_SWEEP_INTERVAL_SECONDS = env.int("LMO_SWEEP_INTERVAL_SECONDS", default=300)
 LMO_EXPIRING_SOON_INTERVAL_SECONDS = env.int("LMO_EXPIRING_SOON_INTERVAL_SECONDS", default=3600)
-LMO_OUTBOX_RELAY_INTERVAL_SECONDS = env.int("LMO_OUTBOX_RELAY_INTERVAL_SECONDS", default=60)
+# First installs' notifications wait for this job (see jobs.outbox), so it runs often.
+LMO_OUTBOX_RELAY_INTERVAL_SECONDS = env.int("LMO_OUTBOX_RELAY_INTERVAL_SECONDS", default=5)
 CELERY_BEAT_SCHEDULE: dict = {
     # expire_seconds (django-celery-beat's name for "expires"): a run the worker could not
     # start before the next one is due is dropped.

@@ -8,13 +8,12 @@ the same moment on another worker, finds the first copy and changes nothing.
 from __future__ import annotations
 
 import logging
-import zlib
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Case, IntegerField, Value, When
 from django.db.models.functions import Lower
 from django.utils import timezone
@@ -30,7 +29,9 @@ from licenses.services import OrgDetails, license_create
 from packages.models import Package, PackageVersion
 
 from .choices import EventType, Outcome
+from .first_install import first_install_apply, installer_lead
 from .models import SubscriberEvent
+from .org_lock import lock_org
 from .serializers import EventInvalid, IncomingEvent, parse_event
 
 logger = logging.getLogger(__name__)
@@ -56,29 +57,22 @@ class _Applied:
 
 
 def subscriber_event_receive(*, event: IncomingEvent) -> EventResult:
-    """Store one verified event in the inbox and apply it, exactly once per webhook id.
+    """Apply one verified event and store it in the inbox, exactly once per webhook id.
+
+    The inbox row is written last, in the same transaction as the change: a concurrent copy
+    of the same id waits on its unique index until we commit, then fails, rolls back
+    whatever it did and reads our answer.
 
     Raises EventInvalid (nothing written) when the event does not fit the package, e.g. an
     LMO-to-subscriber parameter in a usage report.
     """
     try:
+        license_id = first_install_apply(event)
+        if license_id is not None:
+            return EventResult(event.event_id, Outcome.APPLIED, license_id)
         with transaction.atomic():
-            # Inserted first: a concurrent copy of the same id waits on this row's unique
-            # index until we commit, then fails and reads our answer.
-            inbox = SubscriberEvent.objects.create(
-                event_id=event.event_id,
-                type=event.type,
-                occurred_at=event.occurred_at,
-                package_id=event.package_id,
-                org_id=event.org.org_id,
-                payload=event.payload,
-                outcome=Outcome.APPLIED,
-            )
             applied = _route_and_apply(event)
-            inbox.outcome = applied.outcome
-            inbox.license = applied.license
-            inbox.error = applied.note
-            inbox.save(update_fields=["outcome", "license", "error"])
+            _inbox_create(event, applied)
     except IntegrityError:
         first = SubscriberEvent.objects.filter(event_id=event.event_id).values("license_id").first()
         if first is None:
@@ -86,6 +80,20 @@ def subscriber_event_receive(*, event: IncomingEvent) -> EventResult:
         return EventResult(event.event_id, Outcome.DUPLICATE, first["license_id"])
     license_id = applied.license.pk if applied.license else None
     return EventResult(event.event_id, applied.outcome, license_id)
+
+
+def _inbox_create(event: IncomingEvent, applied: _Applied) -> SubscriberEvent:
+    return SubscriberEvent.objects.create(
+        event_id=event.event_id,
+        type=event.type,
+        occurred_at=event.occurred_at,
+        package_id=event.package_id,
+        org_id=event.org.org_id,
+        payload=event.payload,
+        outcome=applied.outcome,
+        license=applied.license,
+        error=applied.note,
+    )
 
 
 def _route_and_apply(event: IncomingEvent) -> _Applied:
@@ -103,7 +111,7 @@ def _apply(event: IncomingEvent, package: Package) -> _Applied:
     """Apply a routed event to the org's license under a per-(package, org) lock."""
     usage_values = _usage_values(event, package) if event.type == EventType.USAGE_REPORTED else {}
     version = _register_version(event, package) if event.version_id else None
-    _lock_org(package, event.org.org_id)
+    lock_org(package, event.org.org_id)
     current = _current_license(package, event.org.org_id)
     at = event.occurred_at
 
@@ -162,14 +170,6 @@ def _watermark(license: License) -> datetime | None:
     """The time before which events for this license are stale."""
     times = [t for t in (license.last_event_at, license.uninstalled_at) if t is not None]
     return max(times) if times else None
-
-
-def _lock_org(package: Package, org_id: str) -> None:
-    """Serialize events for one org and package, also before its license exists."""
-    if connection.vendor == "postgresql":
-        key = zlib.crc32(org_id.encode()) - 2**31
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [package.pk % 2**31, key])
 
 
 def _current_license(package: Package, org_id: str) -> License | None:
@@ -287,6 +287,7 @@ def _create(
         source_event_id=event.event_id,
         # _apply holds the per-(package, org) lock, and the database enforces the rest.
         check_constraints=False,
+        last_event_at=event.occurred_at,
     )
     return license
 
@@ -311,8 +312,7 @@ def _account_or_lead(event: IncomingEvent, package: Package) -> tuple[Account | 
         )
         if parent is not None:
             return parent.account, (None if parent.account_id else parent.lead)
-    installer = event.installer or {}
-    email = installer.get("email", "")
+    email = (event.installer or {}).get("email", "")
     if email:
         # lower(email) = ... rather than iexact (UPPER on PostgreSQL): it matches the
         # lead_email_status_idx expression index instead of scanning every open lead.
@@ -325,18 +325,9 @@ def _account_or_lead(event: IncomingEvent, package: Package) -> tuple[Account | 
         )
         if existing is not None:
             return None, existing
-    if not any(installer.get(k) for k in ("first_name", "last_name", "email", "company")):
-        return None, None
-    lead = Lead.objects.create(
-        first_name=installer.get("first_name", ""),
-        last_name=installer.get("last_name", ""),
-        email=email,
-        phone=installer.get("phone", ""),
-        company=installer.get("company", "") or org.name,
-        org_id=org.org_id,
-        package=package,
-        owner_id=package.lead_manager_id,
-    )
+    lead = installer_lead(event, package)
+    if lead is not None:
+        lead.save()
     return None, lead
 
 

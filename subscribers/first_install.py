@@ -1,0 +1,268 @@
+"""A package's first install in an org, written by one statement on PostgreSQL.
+
+First installs are most of what subscribers send, and one writes six rows: the installer's
+Lead, the License, its feature values, the history row, the outbox message and the inbox
+row. Written by the ORM with the reads around them that is some twenty round trips; here
+the same model instances, built by the same functions as on the ORM path, are written by
+one statement of data-modifying CTEs, each INSERT reading the ids the ones before returned.
+
+Anything else (another event type, a reinstall, an org that already has a license of the
+package, a sandbox with a parent org, a version this LMO has not seen, SQLite) gets None
+back and goes through `subscribers.services`, which handles every case.
+"""
+
+from __future__ import annotations
+
+import functools
+from contextlib import nullcontext
+from typing import Any
+
+from django.db import connection, models, transaction
+from django.utils import timezone
+
+from features.models import FeatureParameter, FeatureParameterValue
+from jobs.choices import OutboxTopic
+from jobs.models import OutboxMessage
+from leads.models import OPEN_LEAD_STATUSES, Lead
+from licenses.cache import invalidate_license_check
+from licenses.choices import Actor
+from licenses.models import License, LicenseEvent
+from licenses.services import license_build, license_created_event
+from packages.catalog import catalog_forget, catalog_lookup
+from packages.models import Package, PackageVersion
+
+from .choices import EventType, Outcome
+from .models import SubscriberEvent
+from .org_lock import org_lock_key
+from .serializers import IncomingEvent
+
+_quote = connection.ops.quote_name
+_LICENSES = _quote(License._meta.db_table)
+_LEADS = _quote(Lead._meta.db_table)
+_VALUES = _quote(FeatureParameterValue._meta.db_table)
+_PARAMETERS = _quote(FeatureParameter._meta.db_table)
+_PACKAGES = _quote(Package._meta.db_table)
+_VERSIONS = _quote(PackageVersion._meta.db_table)
+# The first install is written only if the package and version this process remembers are
+# still as they are in the database, and the org has no license of the package yet.
+_APPLIES = "facts.catalog_current AND NOT facts.has_license"
+
+
+def installer_lead(event: IncomingEvent, package: Package) -> Lead | None:
+    """The unsaved Lead for an install's installer; None when the event names nobody."""
+    installer = event.installer or {}
+    if not any(installer.get(k) for k in ("first_name", "last_name", "email", "company")):
+        return None
+    return Lead(
+        first_name=installer.get("first_name", ""),
+        last_name=installer.get("last_name", ""),
+        email=installer.get("email", ""),
+        phone=installer.get("phone", ""),
+        company=installer.get("company", "") or event.org.name,
+        org_id=event.org.org_id,
+        package=package,
+        owner_id=package.lead_manager_id,
+    )
+
+
+def first_install_apply(event: IncomingEvent) -> int | None:
+    """Apply a first install in one round trip and return the new license's id, or None
+    (nothing written) when the event is not a first install of a known version on
+    PostgreSQL. A redelivered event raises IntegrityError on the inbox's unique webhook id,
+    with nothing written, as on the ORM path."""
+    org = event.org
+    if (
+        connection.vendor != "postgresql"
+        or event.type != EventType.INSTALLED
+        or (org.is_sandbox and org.parent_org_id)
+    ):
+        return None
+    package, version = catalog_lookup(package_id=event.package_id, version_id=event.version_id)
+    if package is None or version is None:
+        return None
+    if not package.license_manager_linked or version.package_id != package.pk:
+        # Linked a moment ago, perhaps: read again next time rather than keep refusing.
+        catalog_forget(package_id=package.package_id, version_id=version.version_id)
+        return None
+
+    license = license_build(
+        package=package, version=version, org=org, installed_at=event.occurred_at
+    )
+    license.last_event_at = event.occurred_at
+    # The checks license_create makes; the database enforces the constraints.
+    license.full_clean(
+        exclude=["package", "lead", "account", "version", "previous_license"],
+        validate_constraints=False,
+    )
+    kind, after = license_created_event(license)
+    history = LicenseEvent(
+        at=event.occurred_at,
+        actor=Actor.SUBSCRIBER,
+        kind=kind,
+        after=after,
+        source_event_id=event.event_id,
+    )
+    message = OutboxMessage(topic=OutboxTopic.LICENSE_EVENT, created_at=event.occurred_at)
+    inbox = SubscriberEvent(
+        event_id=event.event_id,
+        type=event.type,
+        occurred_at=event.occurred_at,
+        package_id=event.package_id,
+        org_id=org.org_id,
+        payload=event.payload,
+        outcome=Outcome.APPLIED,
+    )
+    lead = installer_lead(event, package)
+
+    # Who the license belongs to, decided as services._account_or_lead decides it: the
+    # account of the org's newest license that has one, else the oldest open lead with the
+    # installer's email, else a new lead.
+    email = (event.installer or {}).get("email", "")
+    facts = (
+        f"""facts AS MATERIALIZED (SELECT
+          EXISTS (SELECT 1 FROM {_PACKAGES} WHERE id = %s AND updated_at = %s)
+            AND EXISTS (SELECT 1 FROM {_VERSIONS}
+                        WHERE id = %s AND package_id = %s AND version_number = %s)
+            AS catalog_current,
+          EXISTS (SELECT 1 FROM {_LICENSES} WHERE org_id = %s AND package_id = %s)
+            AS has_license,
+          (SELECT account_id FROM {_LICENSES}
+            WHERE org_id = %s AND account_id IS NOT NULL ORDER BY id DESC LIMIT 1)
+            AS account_id,
+          (SELECT id FROM {_LEADS}
+            WHERE lower(email) = %s AND status IN %s ORDER BY created_at LIMIT 1)
+            AS open_lead_id)""",
+        [
+            package.pk,
+            package.updated_at,
+            version.pk,
+            package.pk,
+            version.version_number,
+            org.org_id,
+            package.pk,
+            org.org_id,
+            email.lower() or None,
+            tuple(OPEN_LEAD_STATUSES),
+        ],
+    )
+    parts = [facts]
+    lead_id = "facts.open_lead_id"
+    if lead is not None:
+        parts.append(
+            _insert(
+                "new_lead",
+                lead,
+                source=f"facts WHERE {_APPLIES} AND facts.account_id IS NULL "
+                "AND facts.open_lead_id IS NULL",
+            )
+        )
+        lead_id = "COALESCE(facts.open_lead_id, (SELECT id FROM new_lead))"
+    parts.append(
+        _insert(
+            "new_license",
+            license,
+            {
+                "account_id": ("facts.account_id", []),
+                "lead_id": (f"CASE WHEN facts.account_id IS NULL THEN {lead_id} END", []),
+            },
+            source=f"facts WHERE {_APPLIES}",
+        )
+    )
+    parts.append(_feature_values_insert(package))
+    parts.append(
+        _insert("new_event", history, {"license_id": ("new_license.id", [])}, source="new_license")
+    )
+    # The payload the notification consumer reads: jobs.outbox.license_event_payload.
+    payload = (
+        "jsonb_build_object('event_id', new_event.id, 'license_id', new_license.id, "
+        "'kind', %s::text)",
+        [kind],
+    )
+    parts.append(
+        _insert("new_message", message, {"payload": payload}, source="new_license, new_event")
+    )
+    parts.append(
+        _insert("new_inbox", inbox, {"license_id": ("new_license.id", [])}, source="new_license")
+    )
+    # One query string, two statements: the lock is taken before the second statement
+    # takes its snapshot, so it sees every event for this org committed before ours.
+    sql = (
+        "SELECT pg_advisory_xact_lock(%s, %s);\nWITH "
+        + ",\n".join(part for part, _ in parts)
+        + "\nSELECT (SELECT id FROM new_license), catalog_current FROM facts"
+    )
+    params = [*org_lock_key(package, org.org_id)]
+    for _, part_params in parts:
+        params.extend(part_params)
+    with _transaction(), connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        license_id, catalog_current = cursor.fetchone()
+    if not catalog_current:
+        # The package or version changed since this process read it: read it again next time.
+        catalog_forget(package_id=package.package_id, version_id=version.version_id)
+    if license_id is None:
+        return None  # the org already has a license of this package: the ORM path decides
+    # The org's cached check may say "no license"; the notification is relayed by the
+    # outbox poller (jobs.outbox.outbox_relay_pending) rather than one publish per request.
+    invalidate_license_check(license)
+    return license_id
+
+
+def _transaction():
+    """Outside a transaction, the two statements sent together run as one implicit
+    transaction (no BEGIN or COMMIT round trip); inside one, a savepoint keeps a duplicate's
+    IntegrityError from breaking the caller's transaction."""
+    return transaction.atomic() if connection.in_atomic_block else nullcontext()
+
+
+def _feature_values_insert(package: Package) -> tuple[str, list[Any]]:
+    """Each parameter of the package at its default, as feature_values_create_for_license
+    does; read in the statement, so a parameter added a moment ago is included."""
+    sql = f"""new_values AS (
+        INSERT INTO {_VALUES} (license_id, parameter_id, data_type, value_boolean, value_integer,
+                              value_date, updated_at, updated_by_id)
+        SELECT new_license.id, p.id, p.data_type, p.default_boolean, p.default_integer,
+               p.default_date, %s, NULL
+        FROM new_license CROSS JOIN {_PARAMETERS} p
+        WHERE p.package_id = %s)"""
+    return sql, [timezone.now(), package.pk]
+
+
+def _insert(
+    name: str,
+    instance: models.Model,
+    refs: dict[str, tuple[str, list[Any]]] | None = None,
+    *,
+    source: str,
+) -> tuple[str, list[Any]]:
+    """`name AS (INSERT ... SELECT ... FROM source RETURNING id)` for an unsaved instance,
+    with the values the ORM would write (pre_save hooks such as auto_now included); `refs`
+    maps attnames to SQL (and its parameters) that reads an earlier CTE."""
+    refs = refs or {}
+    meta = instance._meta
+    values, params = [], []
+    for field, cast in _insert_fields(type(instance)):
+        if field.attname in refs:
+            ref_sql, ref_params = refs[field.attname]
+            values.append(ref_sql)
+            params.extend(ref_params)
+            continue
+        values.append(cast)
+        params.append(field.get_db_prep_save(field.pre_save(instance, True), connection))
+    columns = ", ".join(_quote(field.column) for field, _ in _insert_fields(type(instance)))
+    sql = (
+        f"{name} AS (INSERT INTO {_quote(meta.db_table)} ({columns}) "
+        f"SELECT {', '.join(values)} FROM {source} RETURNING {_quote(meta.pk.column)} AS id)"
+    )
+    return sql, params
+
+
+@functools.cache
+def _insert_fields(model: type[models.Model]) -> list[tuple[models.Field, str]]:
+    """The columns an INSERT writes, each with its placeholder: in INSERT ... SELECT a bare
+    literal would be typed text rather than the column's type, so each one is cast."""
+    return [
+        (field, f"CAST(%s AS {field.cast_db_type(connection)})")
+        for field in model._meta.local_concrete_fields
+        if not field.primary_key
+    ]
