@@ -4,8 +4,8 @@ A message is a row, so it commits or rolls back with the change. After commit it
 to the worker (`outbox_relay`); if the broker is down it stays pending and the relay job
 (beat, every few seconds) hands it over later. First installs, the bulk of subscriber
 traffic, skip the relay after commit altogether and are left to that job, which hands over
-up to RELAY_CHUNK messages per broker round trip instead of one per request. The consumer claims each row with a conditional UPDATE, so a message
-relayed twice does its work once.
+up to RELAY_CHUNK messages per broker round trip instead of one per request. The consumer
+claims each row with a conditional UPDATE, so a message relayed twice does its work once.
 """
 
 from __future__ import annotations

@@ -175,9 +175,7 @@ def test_first_install__open_lead_with_that_email__linked_not_duplicated(
     assert Lead.objects.count() == 1
 
 
-def test_first_install__org_known_to_an_account__license_goes_to_it(
-    client, pkg, known_version, t0
-):
+def test_first_install__org_known_to_an_account__license_goes_to_it(client, pkg, known_version, t0):
     # Given the org already has another package's license owned by an account
     account = AccountFactory()
     org_id = new_org_id()
@@ -192,9 +190,7 @@ def test_first_install__org_known_to_an_account__license_goes_to_it(
     assert Lead.objects.count() == 0
 
 
-def test_first_install__package_defaults_changed__new_defaults_used(
-    client, pkg, known_version, t0
-):
+def test_first_install__package_defaults_changed__new_defaults_used(client, pkg, known_version, t0):
     # Given this process has looked the package up (trial by default)
     _install(client, pkg, t0)
 
@@ -222,9 +218,7 @@ def test_first_install__package_unlinked_after_lookup__unrouted(client, pkg, kno
 def test_first_install__unknown_version__registered_by_services(client, pkg, t0):
     answer = _install(client, pkg, t0)
 
-    assert License.objects.get(pk=answer["license_id"]).version.version_id.startswith(
-        VERSION_ID
-    )
+    assert License.objects.get(pk=answer["license_id"]).version.version_id.startswith(VERSION_ID)
     assert PackageVersion.objects.filter(package=pkg).count() == 1
 
 
@@ -246,9 +240,7 @@ def test_reinstall__carried_over_not_a_second_trial(client, pkg, known_version, 
     assert (second.previous_license, second.status) == (first, LicenseStatus.ACTIVE)
 
 
-def test_first_install__redelivered__duplicate_and_nothing_written(
-    client, pkg, known_version, t0
-):
+def test_first_install__redelivered__duplicate_and_nothing_written(client, pkg, known_version, t0):
     body = install_body(package_id=pkg.package_id, org_id=new_org_id(), at=t0)
     first = post_event(client, body, event_id="msg_same").json()
 
