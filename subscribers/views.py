@@ -63,7 +63,11 @@ def _json_safe(value: Any) -> bool:
     while stack:
         item = stack.pop()
         if isinstance(item, str):
-            if "\x00" in item or any("\ud800" <= ch <= "\udfff" for ch in item):
+            if "\x00" in item:
+                return False
+            try:
+                item.encode()  # fails on unpaired surrogates, at C speed
+            except UnicodeEncodeError:
                 return False
         elif isinstance(item, dict):
             stack.extend(item.keys())

@@ -142,6 +142,31 @@ def test_webhook__nul_character_in_text__400(client, pkg, t0):
     assert _rows() == (0, 0, 0, 0)
 
 
+@pytest.mark.parametrize("escape", ["\\ud800", "\\udfff", "\\ud800x", "\\u0000"])
+def test_webhook__unstorable_text_escape__400_writes_nothing(client, pkg, t0, escape):
+    # An unpaired surrogate or NUL, as a JSON escape: valid JSON, but no database stores it
+    body = install_body(package_id=pkg.package_id, org_id=ORG_15, at=t0)
+    body["data"]["org"]["name"] = "ACME_NAME"
+    raw = json.dumps(body).replace("ACME_NAME", f"Acme {escape} Corp").encode()
+
+    response = post_event(client, raw)
+
+    assert response.status_code == 400
+    assert "body" in response.json()["error"]["fields"]
+    assert _rows() == (0, 0, 0, 0)
+
+
+def test_webhook__paired_surrogates_in_text__accepted(client, pkg, t0):
+    body = install_body(package_id=pkg.package_id, org_id=ORG_15, at=t0)
+    body["data"]["org"]["name"] = "ACME_NAME"
+    raw = json.dumps(body).replace("ACME_NAME", "Acme \\ud83d\\ude80 Corp").encode()
+
+    response = post_event(client, raw)
+
+    assert response.status_code == 200
+    assert License.objects.get().org_name == "Acme \U0001f680 Corp"
+
+
 def test_usage__text_for_integer_parameter__400(client, pkg, t0):
     post_event(client, install_body(package_id=pkg.package_id, org_id=ORG_15, at=t0))
     before = _rows()
