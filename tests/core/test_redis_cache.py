@@ -1,0 +1,87 @@
+"""The Redis cache backend (lmo.cache) against a real Redis: what the license check relies on."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from lmo.cache import RedisCache
+
+CACHE_URL = os.environ.get("CACHE_URL", "")
+ROOT = Path(__file__).resolve().parents[2]
+
+needs_redis = pytest.mark.skipif(
+    not CACHE_URL.startswith("redis"),
+    reason="needs CACHE_URL=redis://... (.ci/run sets it)",
+)
+
+
+@pytest.fixture
+def redis_cache():
+    cache = RedisCache(CACHE_URL, {"KEY_PREFIX": "test-lmo-cache"})
+    yield cache
+    cache.clear()
+
+
+@needs_redis
+def test_redis_cache__set_get_many_delete(redis_cache):
+    redis_cache.set("a", {"status": "active"}, 30)
+    redis_cache.set("b", "no-license", 30)
+
+    assert redis_cache.get_many(["a", "b", "c"]) == {"a": {"status": "active"}, "b": "no-license"}
+    redis_cache.delete("a")
+    assert redis_cache.get("a") is None
+    assert redis_cache.get("b") == "no-license"
+
+
+@needs_redis
+def test_redis_cache__one_client_per_pool_reused(redis_cache):
+    first = redis_cache._cache.get_client("a")
+    redis_cache.get("a")
+
+    assert redis_cache._cache.get_client("b", write=True) is first
+
+
+@needs_redis
+def test_redis_cache__shared_client_across_threads(redis_cache):
+    errors: list[BaseException] = []
+
+    def work(n: int) -> None:
+        try:
+            for i in range(50):
+                redis_cache.set(f"t{n}-{i}", i, 30)
+                assert redis_cache.get(f"t{n}-{i}") == i
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+
+
+def test_settings__redis_cache_url__uses_the_reusing_backend():
+    code = "from django.conf import settings; print(settings.CACHES['default']['BACKEND'])"
+    result = subprocess.run(
+        [sys.executable, "-c", f"import django; django.setup(); {code}"],
+        cwd=ROOT,
+        env={
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "lmo.settings",
+            "SECRET_KEY": "x",
+            "CACHE_URL": "redis://127.0.0.1:6379/9",
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert result.stdout.strip() == "lmo.cache.RedisCache", result.stderr
