@@ -14,11 +14,17 @@ back and goes through `subscribers.services`, which handles every case.
 from __future__ import annotations
 
 import functools
+import hashlib
+import itertools
+import re
+import weakref
 from contextlib import nullcontext
+from dataclasses import dataclass
 from typing import Any
 
-from django.db import connection, models, transaction
+from django.db import OperationalError, connection, models, transaction
 from django.utils import timezone
+from psycopg2.errors import InvalidSqlStatementName
 
 from features.models import FeatureParameter, FeatureParameterValue
 from jobs.choices import OutboxTopic
@@ -130,7 +136,7 @@ def first_install_apply(event: IncomingEvent) -> int | None:
             WHERE org_id = %s AND account_id IS NOT NULL ORDER BY id DESC LIMIT 1)
             AS account_id,
           (SELECT id FROM {_LEADS}
-            WHERE lower(email) = %s AND status IN %s ORDER BY created_at LIMIT 1)
+            WHERE lower(email) = %s AND status = ANY(%s) ORDER BY created_at LIMIT 1)
             AS open_lead_id)""",
         [
             package.pk,
@@ -142,7 +148,7 @@ def first_install_apply(event: IncomingEvent) -> int | None:
             package.pk,
             org.org_id,
             email.lower() or None,
-            tuple(OPEN_LEAD_STATUSES),
+            list(OPEN_LEAD_STATUSES),
         ],
     )
     parts = [facts]
@@ -184,19 +190,13 @@ def first_install_apply(event: IncomingEvent) -> int | None:
     parts.append(
         _insert("new_inbox", inbox, {"license_id": ("new_license.id", [])}, source="new_license")
     )
-    # One query string, two statements: the lock is taken before the second statement
-    # takes its snapshot, so it sees every event for this org committed before ours.
-    sql = (
-        "SELECT pg_advisory_xact_lock(%s, %s);\nWITH "
+    statement = _prepared(
+        "WITH "
         + ",\n".join(part for part, _ in parts)
         + "\nSELECT (SELECT id FROM new_license), catalog_current FROM facts"
     )
-    params = [*org_lock_key(package, org.org_id)]
-    for _, part_params in parts:
-        params.extend(part_params)
-    with _transaction(), connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        license_id, catalog_current = cursor.fetchone()
+    params = [param for _, part_params in parts for param in part_params]
+    license_id, catalog_current = _execute(statement, org_lock_key(package, org.org_id), params)
     if not catalog_current:
         # The package or version changed since this process read it: read it again next time.
         catalog_forget(package_id=package.package_id, version_id=version.version_id)
@@ -206,6 +206,54 @@ def first_install_apply(event: IncomingEvent) -> int | None:
     # outbox poller (jobs.outbox.outbox_relay_pending) rather than one publish per request.
     invalidate_license_check(license)
     return license_id
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    name: str
+    prepare: str
+    execute: str
+
+
+@functools.lru_cache(maxsize=8)
+def _prepared(sql: str) -> _Prepared:
+    """The statement as a server-side prepared statement: parsing and planning six INSERTs
+    cost PostgreSQL more than executing them. Named after its text, so a changed statement
+    never runs under an old name."""
+    numbers = itertools.count(1)
+    body = re.sub(r"%s", lambda _: f"${next(numbers)}", sql)
+    placeholders = ", ".join(["%s"] * (next(numbers) - 1))
+    name = "lmo_first_install_" + hashlib.sha256(sql.encode()).hexdigest()[:16]
+    return _Prepared(name, f"PREPARE {name} AS {body}", f"EXECUTE {name}({placeholders})")
+
+
+# Which statements each database session has prepared (a session ends with its connection).
+_prepared_in_session: weakref.WeakKeyDictionary[Any, set[str]] = weakref.WeakKeyDictionary()
+
+
+def _execute(statement: _Prepared, lock_keys: tuple[int, int], params: list[Any]) -> tuple:
+    """Take the org's lock and run the statement: one round trip, and a second the first
+    time a session runs it (to prepare it). A session that lost its prepared statements
+    (a pooler in transaction mode, DISCARD ALL) prepares them again, once."""
+    for attempt in (1, 2):
+        try:
+            with _transaction(), connection.cursor() as cursor:
+                prepared = _prepared_in_session.setdefault(connection.connection, set())
+                if statement.name not in prepared:
+                    cursor.execute(statement.prepare)
+                    prepared.add(statement.name)
+                # Two statements in one query string: the lock is taken before the second
+                # takes its snapshot, so it sees every event for this org committed before.
+                cursor.execute(
+                    "SELECT pg_advisory_xact_lock(%s, %s);\n" + statement.execute,
+                    [*lock_keys, *params],
+                )
+                return cursor.fetchone()
+        except OperationalError as exc:
+            if attempt == 2 or not isinstance(exc.__cause__, InvalidSqlStatementName):
+                raise
+            _prepared_in_session.get(connection.connection, set()).discard(statement.name)
+    raise AssertionError("unreachable")
 
 
 def _transaction():
@@ -222,7 +270,7 @@ def _feature_values_insert(package: Package) -> tuple[str, list[Any]]:
         INSERT INTO {_VALUES} (license_id, parameter_id, data_type, value_boolean, value_integer,
                               value_date, updated_at, updated_by_id)
         SELECT new_license.id, p.id, p.data_type, p.default_boolean, p.default_integer,
-               p.default_date, %s, NULL
+               p.default_date, CAST(%s AS timestamp with time zone), NULL
         FROM new_license CROSS JOIN {_PARAMETERS} p
         WHERE p.package_id = %s)"""
     return sql, [timezone.now(), package.pk]

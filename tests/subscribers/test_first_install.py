@@ -282,3 +282,20 @@ def test_first_install__notification_relayed_by_the_relay_job(
     message.refresh_from_db()
     assert (relayed, message.status) == (1, OutboxStatus.DONE)
     assert [m.to for m in mail.outbox] == [["leads@partner.example"]]
+
+
+def test_first_install__session_lost_its_prepared_statement__prepares_again(
+    client, pkg, known_version, t0
+):
+    # Given the statement is prepared in this session, and then dropped behind our back
+    # (as a pooler in transaction mode or DISCARD ALL would)
+    _install(client, pkg, t0)
+    with connection.cursor() as cursor:
+        cursor.execute("DEALLOCATE ALL")
+
+    # When another org installs
+    answer = _install(client, pkg, t0)
+
+    # Then it is applied all the same
+    assert License.objects.filter(pk=answer["license_id"]).exists()
+    assert License.objects.count() == 2
