@@ -22,7 +22,14 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import OperationalError, connection, models, transaction
+from django.db import (
+    DEFAULT_DB_ALIAS,
+    OperationalError,
+    connection,
+    connections,
+    models,
+    transaction,
+)
 from django.utils import timezone
 from psycopg2.errors import InvalidSqlStatementName
 
@@ -288,6 +295,7 @@ def _insert(
     maps attnames to SQL (and its parameters) that reads an earlier CTE."""
     refs = refs or {}
     meta = instance._meta
+    db = connections[DEFAULT_DB_ALIAS]  # once, rather than through the proxy per field
     values, params = [], []
     for field, cast in _insert_fields(type(instance)):
         if field.attname in refs:
@@ -296,7 +304,7 @@ def _insert(
             params.extend(ref_params)
             continue
         values.append(cast)
-        params.append(field.get_db_prep_save(field.pre_save(instance, True), connection))
+        params.append(field.get_db_prep_save(field.pre_save(instance, True), db))
     columns = ", ".join(_quote(field.column) for field, _ in _insert_fields(type(instance)))
     sql = (
         f"{name} AS (INSERT INTO {_quote(meta.db_table)} ({columns}) "
