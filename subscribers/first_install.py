@@ -137,7 +137,9 @@ def first_install_apply(event: IncomingEvent) -> int | None:
             AND EXISTS (SELECT 1 FROM {_VERSIONS}
                         WHERE id = %s AND package_id = %s AND version_number = %s)
             AS catalog_current,
-          EXISTS (SELECT 1 FROM {_LICENSES} WHERE org_id = %s AND package_id = %s)
+          -- Over the org's few licenses (its index), not "org and package": a plan that
+          -- intersects with the package's index reads every license of the package.
+          COALESCE((SELECT bool_or(package_id = %s) FROM {_LICENSES} WHERE org_id = %s), false)
             AS has_license,
           (SELECT account_id FROM {_LICENSES}
             WHERE org_id = %s AND account_id IS NOT NULL ORDER BY id DESC LIMIT 1)
@@ -151,8 +153,8 @@ def first_install_apply(event: IncomingEvent) -> int | None:
             version.pk,
             package.pk,
             version.version_number,
-            org.org_id,
             package.pk,
+            org.org_id,
             org.org_id,
             email.lower() or None,
             list(OPEN_LEAD_STATUSES),
