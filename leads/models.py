@@ -65,7 +65,8 @@ class Lead(models.Model):
     email = models.EmailField(blank=True)
     phone = models.CharField(max_length=40, blank=True)
     company = models.CharField(max_length=255, blank=True)
-    org_id = SalesforceIdField(prefix=ORG_PREFIX, blank=True, null=True, db_index=True)
+    # Indexed in Meta: a field's db_index would add a LIKE (pattern) index ids never need.
+    org_id = SalesforceIdField(prefix=ORG_PREFIX, blank=True, null=True)
     package = models.ForeignKey(
         "packages.Package", null=True, blank=True, on_delete=models.SET_NULL, related_name="leads"
     )
@@ -78,15 +79,27 @@ class Lead(models.Model):
         on_delete=models.SET_NULL,
         related_name="owned_leads",
     )
+    # Empty until a lead is converted or merged: partial indexes in Meta, so the leads every
+    # install creates add nothing to them.
     converted_account = models.ForeignKey(
-        Account, null=True, blank=True, on_delete=models.SET_NULL, related_name="converted_leads"
+        Account,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="converted_leads",
+        db_index=False,
     )
     converted_contact = models.ForeignKey(
-        Contact, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        Contact, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
     )
     converted_at = models.DateTimeField(null=True, blank=True)
     merged_into = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="merged_leads"
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="merged_leads",
+        db_index=False,
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -107,6 +120,22 @@ class Lead(models.Model):
         indexes = [
             models.Index(Lower("email"), "status", name="lead_email_status_idx"),
             models.Index(fields=["status", "-created_at"], name="lead_status_created_idx"),
+            models.Index(fields=["org_id"], name="lead_org_id_idx"),
+            models.Index(
+                fields=["converted_account"],
+                condition=Q(converted_account__isnull=False),
+                name="lead_converted_account_idx",
+            ),
+            models.Index(
+                fields=["converted_contact"],
+                condition=Q(converted_contact__isnull=False),
+                name="lead_converted_contact_idx",
+            ),
+            models.Index(
+                fields=["merged_into"],
+                condition=Q(merged_into__isnull=False),
+                name="lead_merged_into_idx",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -85,8 +85,9 @@ class LicenseQuerySet(models.QuerySet):
 class License(models.Model):
     """The record that governs one subscriber org's access to one package."""
 
+    # Indexed by (package, version) and (package, status) below.
     package = models.ForeignKey(
-        "packages.Package", on_delete=models.PROTECT, related_name="licenses"
+        "packages.Package", on_delete=models.PROTECT, related_name="licenses", db_index=False
     )
     version = models.ForeignKey(
         "packages.PackageVersion",
@@ -129,6 +130,7 @@ class License(models.Model):
         on_delete=models.SET_NULL,
         related_name="licenses",
         editable=False,
+        db_index=False,  # a partial index below: most installs have no account yet
     )
     lead = models.ForeignKey(
         "leads.Lead", null=True, blank=True, on_delete=models.SET_NULL, related_name="licenses"
@@ -187,6 +189,11 @@ class License(models.Model):
             models.Index(fields=["package", "status"], name="license_package_status_idx"),
             models.Index(fields=["installed_at"], name="license_installed_idx"),
             models.Index(fields=["org_name"], name="license_org_name_idx"),
+            models.Index(
+                fields=["account"],
+                condition=Q(account__isnull=False),
+                name="license_account_idx",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -589,7 +596,10 @@ class License(models.Model):
 class LicenseEvent(models.Model):
     """One change to a license: who or what, when, from what to what, and why. Append-only."""
 
-    license = models.ForeignKey(License, on_delete=models.PROTECT, related_name="events")
+    # Indexed by (license, -at) below.
+    license = models.ForeignKey(
+        License, on_delete=models.PROTECT, related_name="events", db_index=False
+    )
     at = models.DateTimeField()
     actor = models.CharField(max_length=150, help_text="A username, 'system' or 'subscriber'.")
     actor_user = models.ForeignKey(
@@ -598,6 +608,7 @@ class LicenseEvent(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="license_events",
+        db_index=False,  # a partial index below: subscriber and system rows have no user
     )
     kind = models.CharField(max_length=30, choices=EventKind.choices)
     before = models.JSONField(default=dict, blank=True, encoder=DjangoJSONEncoder)
@@ -611,6 +622,11 @@ class LicenseEvent(models.Model):
             models.Index(fields=["license", "-at"], name="licenseevent_license_at_idx"),
             models.Index(fields=["kind", "-at"], name="licenseevent_kind_at_idx"),
             models.Index(fields=["source_event_id"], name="licenseevent_source_idx"),
+            models.Index(
+                fields=["actor_user"],
+                condition=Q(actor_user__isnull=False),
+                name="licenseevent_actor_user_idx",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -9,12 +9,14 @@ from .choices import EventType, Outcome
 class SubscriberEvent(models.Model):
     """One signed webhook delivery that passed verification; its id is unique."""
 
-    event_id = models.CharField(max_length=255, unique=True, help_text="The webhook-id header.")
+    # Unique and indexed in Meta rather than on the fields: a field's unique or db_index
+    # would add a LIKE (pattern) index to each, which exact lookups never use.
+    event_id = models.CharField(max_length=255, help_text="The webhook-id header.")
     type = models.CharField(max_length=30, choices=EventType.choices)
     occurred_at = models.DateTimeField(help_text="When it happened in the subscriber org.")
     received_at = models.DateTimeField(auto_now_add=True)
-    package_id = models.CharField(max_length=18, db_index=True)
-    org_id = models.CharField(max_length=18, db_index=True)
+    package_id = models.CharField(max_length=18)
+    org_id = models.CharField(max_length=18)
     payload = models.JSONField(encoder=DjangoJSONEncoder)
     outcome = models.CharField(max_length=12, choices=Outcome.choices)
     error = models.TextField(blank=True)
@@ -34,8 +36,11 @@ class SubscriberEvent(models.Model):
                 condition=models.Q(outcome__in=Outcome.values),
                 name="subscriber_event_outcome_valid",
             ),
+            models.UniqueConstraint(fields=["event_id"], name="subscriber_event_id_unique"),
         ]
         indexes = [
+            models.Index(fields=["package_id"], name="subscriber_event_package_idx"),
+            models.Index(fields=["org_id"], name="subscriber_event_org_idx"),
             models.Index(fields=["outcome", "package_id"], name="subscriber_event_outcome_idx"),
         ]
 
