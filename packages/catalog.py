@@ -2,9 +2,10 @@
 
 Every subscriber event names its package, and installs a version; these rows change a few
 times a year but are read on every event. Each process remembers what it last read, and the
-statement that uses a remembered row checks in the database that the row is unchanged
-(`updated_at` of the package, id and number of the version), so a stale entry is never
-acted on: the caller forgets it and takes the path that reads the database.
+statement that uses a remembered row checks in the database that what it uses of the row is
+unchanged (the package's defaults, link and lead manager; the version's id and number), so a
+stale entry is never acted on: the caller forgets it and takes the path that reads the
+database.
 """
 
 from __future__ import annotations

@@ -133,7 +133,13 @@ def first_install_apply(event: IncomingEvent) -> int | None:
     email = (event.installer or {}).get("email", "")
     facts = (
         f"""facts AS MATERIALIZED (SELECT
-          EXISTS (SELECT 1 FROM {_PACKAGES} WHERE id = %s AND updated_at = %s)
+          -- The package's columns this install is built from are still what this process
+          -- remembers (compared one by one: an UPDATE need not touch updated_at).
+          EXISTS (SELECT 1 FROM {_PACKAGES}
+                  WHERE id = %s AND license_manager_linked AND default_status = %s
+                    AND default_seats = %s AND trial_days = %s
+                    AND license_days IS NOT DISTINCT FROM %s
+                    AND lead_manager_id IS NOT DISTINCT FROM %s)
             AND EXISTS (SELECT 1 FROM {_VERSIONS}
                         WHERE id = %s AND package_id = %s AND version_number = %s)
             AS catalog_current,
@@ -149,7 +155,11 @@ def first_install_apply(event: IncomingEvent) -> int | None:
             AS open_lead_id)""",
         [
             package.pk,
-            package.updated_at,
+            package.default_status,
+            package.default_seats,
+            package.trial_days,
+            package.license_days,
+            package.lead_manager_id,
             version.pk,
             package.pk,
             version.version_number,

@@ -203,6 +203,21 @@ def test_first_install__package_defaults_changed__new_defaults_used(client, pkg,
     assert License.objects.get(pk=answer["license_id"]).status == LicenseStatus.ACTIVE
 
 
+def test_first_install__defaults_changed_by_update_not_save__new_defaults_used(
+    client, pkg, known_version, t0
+):
+    # Given this process has looked the package up
+    _install(client, pkg, t0)
+
+    # When its defaults change by an UPDATE that leaves updated_at alone
+    type(pkg).objects.filter(pk=pkg.pk).update(default_status="active", default_seats=7)
+    answer = _install(client, pkg, t0)
+
+    # Then the install has the new defaults all the same
+    license = License.objects.get(pk=answer["license_id"])
+    assert (license.status, license.seats) == (LicenseStatus.ACTIVE, 7)
+
+
 def test_first_install__package_unlinked_after_lookup__unrouted(client, pkg, known_version, t0):
     _install(client, pkg, t0)
     pkg.license_manager_linked = False
