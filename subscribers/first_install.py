@@ -261,9 +261,12 @@ def _execute(statement: _Prepared, lock_keys: tuple[int, int], params: list[Any]
                 if statement.name not in prepared:
                     cursor.execute(statement.prepare)
                     prepared.add(statement.name)
-                # Two statements in one query string: the lock is taken before the second
-                # takes its snapshot, so it sees every event for this org committed before.
+                # One query string: the lock is taken before the EXECUTE takes its snapshot,
+                # so it sees every event for this org committed before. The generic plan
+                # is the same whatever the ids, but PostgreSQL's cost guess keeps choosing
+                # to re-plan each execution, which costs more than the execution itself.
                 cursor.execute(
+                    "SET LOCAL plan_cache_mode = force_generic_plan;\n"
                     "SELECT pg_advisory_xact_lock(%s, %s);\n" + statement.execute,
                     [*lock_keys, *params],
                 )
