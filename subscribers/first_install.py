@@ -1,10 +1,11 @@
 """A package's first install in an org, written by one statement on PostgreSQL.
 
-First installs are most of what subscribers send, and one writes six rows: the installer's
-Lead, the License, its feature values, the history row, the outbox message and the inbox
-row. Written by the ORM with the reads around them that is some twenty round trips; here
-the same model instances, built by the same functions as on the ORM path, are written by
-one statement of data-modifying CTEs, each INSERT reading the ids the ones before returned.
+First installs are most of what subscribers send, and one writes six kinds of rows: the
+installer's Lead, the License, its feature values, the history row, the outbox message and
+the inbox row. Written by the ORM with the reads around them that is some twenty round
+trips; here the same model instances, built by the same functions as on the ORM path, are
+written by one prepared statement of data-modifying CTEs, each INSERT reading the ids the
+ones before returned, sent with the org's advisory lock in one round trip.
 
 Anything else (another event type, a reinstall, an org that already has a license of the
 package, a sandbox with a parent org, a version this LMO has not seen, SQLite) gets None
