@@ -70,16 +70,29 @@ def subscriber_event_receive(*, event: IncomingEvent) -> EventResult:
         license_id = first_install_apply(event)
         if license_id is not None:
             return EventResult(event.event_id, Outcome.APPLIED, license_id)
+        # A redelivery gets the first answer even if applying it again would now be refused
+        # (a parameter it reported has since been removed, say).
+        duplicate = _first_answer(event)
+        if duplicate is not None:
+            return duplicate
         with transaction.atomic():
             applied = _route_and_apply(event)
             _inbox_create(event, applied)
     except IntegrityError:
-        first = SubscriberEvent.objects.filter(event_id=event.event_id).values("license_id").first()
-        if first is None:
+        duplicate = _first_answer(event)
+        if duplicate is None:
             raise
-        return EventResult(event.event_id, Outcome.DUPLICATE, first["license_id"])
+        return duplicate
     license_id = applied.license.pk if applied.license else None
     return EventResult(event.event_id, applied.outcome, license_id)
+
+
+def _first_answer(event: IncomingEvent) -> EventResult | None:
+    """The answer to a webhook id already in the inbox, as a duplicate; None if it is new."""
+    first = SubscriberEvent.objects.filter(event_id=event.event_id).values("license_id").first()
+    if first is None:
+        return None
+    return EventResult(event.event_id, Outcome.DUPLICATE, first["license_id"])
 
 
 def _inbox_create(event: IncomingEvent, applied: _Applied) -> SubscriberEvent:

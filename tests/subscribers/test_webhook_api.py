@@ -312,6 +312,30 @@ def test_uninstall__then_redelivered__duplicate(client, pkg, t0):
     assert License.objects.get().status == "uninstalled"
 
 
+def test_usage__redelivered_after_its_parameter_was_removed__still_the_first_answer(
+    client, pkg, t0
+):
+    # Given a usage report that was applied
+    post_event(client, install_body(package_id=pkg.package_id, org_id=ORG_15, at=t0))
+    body = usage_body(
+        package_id=pkg.package_id,
+        org_id=ORG_15,
+        at=t0 + dt.timedelta(hours=1),
+        parameters={"Jobs_Run": 3},
+    )
+    first = post_event(client, body, event_id="msg_usage").json()
+    history = LicenseEvent.objects.count()
+
+    # When the parameter it reported is removed, and the report is delivered again
+    pkg.feature_parameters.get(developer_name="Jobs_Run").delete()
+    again = post_event(client, body, event_id="msg_usage")
+
+    # Then the redelivery gets the first answer (not a 400), and nothing changes
+    assert again.status_code == 200
+    assert again.json() == {**first, "outcome": "duplicate"}
+    assert LicenseEvent.objects.count() == history
+
+
 def test_webhook__in_openapi_schema(db):
     from drf_spectacular.generators import SchemaGenerator
 
