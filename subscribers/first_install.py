@@ -312,8 +312,9 @@ def _insert(
     refs = refs or {}
     meta = instance._meta
     db = connections[DEFAULT_DB_ALIAS]  # once, rather than through the proxy per field
+    fields = _insert_fields(type(instance))
     values, params = [], []
-    for field, cast in _insert_fields(type(instance)):
+    for field, cast in fields:
         if field.attname in refs:
             ref_sql, ref_params = refs[field.attname]
             values.append(ref_sql)
@@ -321,7 +322,7 @@ def _insert(
             continue
         values.append(cast)
         params.append(field.get_db_prep_save(field.pre_save(instance, True), db))
-    columns = ", ".join(_quote(field.column) for field, _ in _insert_fields(type(instance)))
+    columns = ", ".join(_quote(field.column) for field, _ in fields)
     sql = (
         f"{name} AS (INSERT INTO {_quote(meta.db_table)} ({columns}) "
         f"SELECT {', '.join(values)} FROM {source} RETURNING {_quote(meta.pk.column)} AS id)"
