@@ -7,6 +7,7 @@ encode which of its letters are upper case. Both name the same record, so we sto
 
 from __future__ import annotations
 
+import functools
 import string
 
 from django.core.exceptions import ValidationError
@@ -55,26 +56,37 @@ def normalize_salesforce_id(value: str, *, prefix: str, field: str = "id") -> st
     if not isinstance(value, str):
         raise ValidationError(f"{field}: must be a string.", code="invalid_salesforce_id")
     value = value.strip()
-    if len(value) not in (15, 18) or not set(value) <= _ALNUM:
-        raise ValidationError(
-            f"{field}: a Salesforce id has 15 or 18 letters and digits; got {value!r}.",
-            code="invalid_salesforce_id",
+    # Only id-length strings reach the memo, so it never holds anything large.
+    normalized, problem = _normalize(value, prefix) if len(value) in (15, 18) else (None, "shape")
+    if normalized is not None:
+        return normalized
+    if problem == "shape":
+        message = f"{field}: a Salesforce id has 15 or 18 letters and digits; got {value!r}."
+    elif problem == "suffix":
+        message = (
+            f"{field}: {value!r} is not a valid 18-character Salesforce id "
+            "(its last three characters do not match the first fifteen)."
         )
+    else:
+        message = f"{field}: must start with {prefix!r}; got {value!r}."
+    raise ValidationError(message, code="invalid_salesforce_id")
+
+
+@functools.lru_cache(maxsize=8192)
+def _normalize(value: str, prefix: str) -> tuple[str | None, str]:
+    """(the 18-character id, "") or (None, the check it fails). Remembered: the same package,
+    version and org ids are normalised several times per event, and again on every event."""
+    if not set(value) <= _ALNUM:
+        return None, "shape"
     if len(value) == 18:
         id15 = _restore_case(value)
         if id15 is None:
-            raise ValidationError(
-                f"{field}: {value!r} is not a valid 18-character Salesforce id "
-                "(its last three characters do not match the first fifteen).",
-                code="invalid_salesforce_id",
-            )
+            return None, "suffix"
     else:
         id15 = value
     if not id15.startswith(prefix):
-        raise ValidationError(
-            f"{field}: must start with {prefix!r}; got {value!r}.", code="invalid_salesforce_id"
-        )
-    return id15 + _suffix(id15)
+        return None, "prefix"
+    return id15 + _suffix(id15), ""
 
 
 def try_normalize(value: object, *, prefix: str) -> str | None:

@@ -38,7 +38,6 @@ from features.models import FeatureParameter, FeatureParameterValue
 from jobs.choices import OutboxTopic
 from jobs.models import OutboxMessage
 from leads.models import OPEN_LEAD_STATUSES, Lead
-from licenses.cache import invalidate_license_check
 from licenses.choices import Actor
 from licenses.models import License, LicenseEvent
 from licenses.services import license_build, license_created_event
@@ -220,12 +219,11 @@ def first_install_apply(event: IncomingEvent) -> int | None:
     if not catalog_current:
         # The package or version changed since this process read it: read it again next time.
         catalog_forget(package_id=package.package_id, version_id=version.version_id)
-    if license_id is None:
-        return None  # the org already has a license of this package: the ORM path decides
-    # The org's cached check may say "no license"; the notification is relayed by the
-    # outbox poller (jobs.outbox.outbox_relay_pending) rather than one publish per request.
-    invalidate_license_check(license)
-    return license_id
+    # Nothing to drop from the license-check cache: it holds only answers about licenses,
+    # and this org had none of this package (a "no license" answer is never cached). The
+    # notification is relayed by the outbox poller (jobs.outbox.outbox_relay_pending)
+    # rather than published here.
+    return license_id  # None: the org already has a license of the package, the ORM decides
 
 
 @dataclass(frozen=True)
@@ -310,24 +308,31 @@ def _insert(
     with the values the ORM would write (pre_save hooks such as auto_now included); `refs`
     maps attnames to SQL (and its parameters) that reads an earlier CTE."""
     refs = refs or {}
-    meta = instance._meta
+    sql = _insert_sql(name, type(instance), tuple((k, v[0]) for k, v in refs.items()), source)
     db = connections[DEFAULT_DB_ALIAS]  # once, rather than through the proxy per field
-    fields = _insert_fields(type(instance))
-    values, params = [], []
-    for field, cast in fields:
-        if field.attname in refs:
-            ref_sql, ref_params = refs[field.attname]
-            values.append(ref_sql)
-            params.extend(ref_params)
-            continue
-        values.append(cast)
-        params.append(field.get_db_prep_save(field.pre_save(instance, True), db))
-    columns = ", ".join(_quote(field.column) for field, _ in fields)
-    sql = (
-        f"{name} AS (INSERT INTO {_quote(meta.db_table)} ({columns}) "
-        f"SELECT {', '.join(values)} FROM {source} RETURNING {_quote(meta.pk.column)} AS id)"
-    )
+    params = []
+    for field, _ in _insert_fields(type(instance)):
+        ref = refs.get(field.attname)
+        if ref is not None:
+            params.extend(ref[1])
+        else:
+            params.append(field.get_db_prep_save(field.pre_save(instance, True), db))
     return sql, params
+
+
+@functools.lru_cache(maxsize=32)
+def _insert_sql(
+    name: str, model: type[models.Model], refs: tuple[tuple[str, str], ...], source: str
+) -> str:
+    """The text of `_insert`'s CTE, which depends only on the model and the statement's shape."""
+    ref_sql = dict(refs)
+    fields = _insert_fields(model)
+    columns = ", ".join(_quote(field.column) for field, _ in fields)
+    values = ", ".join(ref_sql.get(field.attname, cast) for field, cast in fields)
+    return (
+        f"{name} AS (INSERT INTO {_quote(model._meta.db_table)} ({columns}) "
+        f"SELECT {values} FROM {source} RETURNING {_quote(model._meta.pk.column)} AS id)"
+    )
 
 
 @functools.cache

@@ -32,9 +32,6 @@ from .signatures import SignatureInvalid, verify_signature
 
 logger = logging.getLogger(__name__)
 
-# Cached for an org with no license: a new license is created with a history row, and
-# that invalidates this key after commit like any other change.
-_NO_LICENSE = "no-license"
 # Per process: which package a key hash belonged to when last seen. Only a hint that lets
 # one cache round trip fetch both entries; the shared cache entry stays authoritative.
 _KEY_HINTS: dict[str, tuple[int, str]] = {}
@@ -366,10 +363,11 @@ class LicenseCheckView(APIView):
                 package_pk=package_pk, package_id=package_id, org_id=org_id
             )
             if payload is None:
-                payload = _NO_LICENSE
+                # Not cached: packages check right after installing, and a "no license" read
+                # just before the install committed, stored after its invalidation, would
+                # refuse the new customer for the cache's lifetime. One indexed query instead.
+                return _not_found("No license for this org and package.")
             cache.set(cache_key, payload, settings.LMO_LICENSE_CHECK_CACHE_SECONDS)
-        if payload == _NO_LICENSE:
-            return _not_found("No license for this org and package.")
         # A plain JSON response: the hottest path in the product skips DRF's renderer.
         return JsonResponse(_license_answer(payload))
 

@@ -58,3 +58,17 @@ def test_normalize__15_and_18_forms_always_agree(body):
     assert id18[:15] == id15
     assert normalize_salesforce_id(id18, prefix="00D") == id18
     assert normalize_salesforce_id(id18.swapcase(), prefix="00D") == id18
+
+
+def test_normalize__same_bad_id_twice__each_error_names_its_own_field():
+    # The checks are remembered per value; the message must still name the caller's field.
+    for field in ("org_id", "parent_org_id"):
+        with pytest.raises(ValidationError) as excinfo:
+            normalize_salesforce_id("0335g000004AbCd", prefix="00D", field=field)
+        assert excinfo.value.messages[0].startswith(f"{field}:")
+
+
+def test_normalize__same_id_under_another_prefix__refused():
+    assert normalize_salesforce_id(ID15, prefix="00D") == ID18
+    with pytest.raises(ValidationError, match="must start with '033'"):
+        normalize_salesforce_id(ID15, prefix="033")
