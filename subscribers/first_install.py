@@ -258,14 +258,17 @@ def _execute(statement: _Prepared, lock_keys: tuple[int, int], params: list[Any]
             with _transaction(), connection.cursor() as cursor:
                 prepared = _prepared_in_session.setdefault(connection.connection, set())
                 if statement.name not in prepared:
-                    cursor.execute(statement.prepare)
+                    # The generic plan is the same whatever the ids, but PostgreSQL's cost
+                    # guess keeps choosing to re-plan each execution, which costs more than
+                    # the execution itself. The setting only concerns prepared statements,
+                    # and the ORM prepares none.
+                    cursor.execute(
+                        statement.prepare + ";\nSET plan_cache_mode = force_generic_plan"
+                    )
                     prepared.add(statement.name)
                 # One query string: the lock is taken before the EXECUTE takes its snapshot,
-                # so it sees every event for this org committed before. The generic plan
-                # is the same whatever the ids, but PostgreSQL's cost guess keeps choosing
-                # to re-plan each execution, which costs more than the execution itself.
+                # so it sees every event for this org committed before.
                 cursor.execute(
-                    "SET LOCAL plan_cache_mode = force_generic_plan;\n"
                     "SELECT pg_advisory_xact_lock(%s, %s);\n" + statement.execute,
                     [*lock_keys, *params],
                 )

@@ -314,3 +314,23 @@ def test_first_install__session_lost_its_prepared_statement__prepares_again(
     # Then it is applied all the same
     assert License.objects.filter(pk=answer["license_id"]).exists()
     assert License.objects.count() == 2
+
+
+def test_first_install__statement_never_replanned(client, pkg, known_version, t0):
+    # Given a session that prepares the statement afresh
+    with connection.cursor() as cursor:
+        cursor.execute("DEALLOCATE ALL")
+
+    # When more orgs install than the five runs PostgreSQL plans one by one by default
+    for _ in range(7):
+        _install(client, pkg, t0)
+
+    # Then every run used the one generic plan (planning cost more than the writes)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT generic_plans, custom_plans FROM pg_prepared_statements "
+            "WHERE name LIKE 'lmo_first_install_%%'"
+        )
+        plans = cursor.fetchall()
+    assert plans
+    assert all(custom == 0 and generic >= 1 for generic, custom in plans), plans
