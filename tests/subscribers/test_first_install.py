@@ -334,3 +334,46 @@ def test_first_install__statement_never_replanned(client, pkg, known_version, t0
         plans = cursor.fetchall()
     assert plans
     assert all(custom == 0 and generic >= 1 for generic, custom in plans), plans
+
+
+TRICKY = "O'Brien \"Bob\" \\ {a,b} Zoë 名前 😀 '); DROP TABLE leads_lead; --"
+
+
+def test_first_install__quotes_backslashes_non_ascii__stored_exactly(
+    client, pkg, known_version, t0
+):
+    # Given an install whose names hold quotes, backslashes, braces and non-ASCII text
+    body = install_body(
+        package_id=pkg.package_id,
+        org_id=new_org_id(),
+        at=t0,
+        installer={
+            "first_name": TRICKY,
+            "last_name": "Ng",
+            "email": "ng@x.example",
+            "company": TRICKY,
+        },
+    )
+    body["data"]["org"]["name"] = TRICKY
+    _install(client, pkg, t0)  # the package and version are known to this process
+
+    # When it arrives
+    with CaptureQueriesContext(connection) as queries:
+        answer = post_event(client, body).json()
+
+    # Then the one statement wrote every text exactly as sent
+    assert len([q for q in queries if "SAVEPOINT" not in q["sql"]]) == 1
+    license = License.objects.get(pk=answer["license_id"])
+    assert license.org_name == TRICKY
+    assert (license.lead.first_name, license.lead.company) == (TRICKY, TRICKY)
+    stored = SubscriberEvent.objects.get(event_id=answer["event_id"]).payload
+    assert stored["data"]["org"]["name"] == TRICKY
+    assert stored["data"]["installer"]["first_name"] == TRICKY
+
+
+@pytest.mark.parametrize("value", [1.5, b"bytes", {"a": 1}])
+def test_first_install__parameter_of_unknown_type__refused_not_stringified(value):
+    from subscribers.first_install import _json_params
+
+    with pytest.raises(TypeError):
+        _json_params([value])
