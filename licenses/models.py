@@ -82,6 +82,23 @@ class LicenseQuerySet(models.QuerySet):
         return self.none()
 
 
+def access_allowed(status: str, expires_at: datetime | None, now: datetime) -> bool:
+    """May an org whose license has this status and end use the package at `now`? (Also
+    for the license check, which answers from its cached columns without a License.)"""
+    if status == LicenseStatus.ACTIVE:
+        return expires_at is None or expires_at > now
+    if status == LicenseStatus.TRIAL:
+        return expires_at is not None and expires_at > now
+    return False
+
+
+def access_code(status: str, expires_at: datetime | None, now: datetime) -> str:
+    """ACTIVE / TRIAL / EXPIRED / SUSPENDED / UNINSTALLED as the subscriber sees it."""
+    if status in EXPIRING_STATUSES and not access_allowed(status, expires_at, now):
+        return LicenseStatus.EXPIRED.upper()
+    return status.upper()
+
+
 class License(models.Model):
     """The record that governs one subscriber org's access to one package."""
 
@@ -230,19 +247,11 @@ class License(models.Model):
 
     def access_allowed(self, now: datetime | None = None) -> bool:
         """What a managed package asks: may this org use the package right now?"""
-        now = now or timezone.now()
-        if self.status == LicenseStatus.ACTIVE:
-            return self.expires_at is None or self.expires_at > now
-        if self.status == LicenseStatus.TRIAL:
-            return self.expires_at is not None and self.expires_at > now
-        return False
+        return access_allowed(self.status, self.expires_at, now or timezone.now())
 
     def access_code(self, now: datetime | None = None) -> str:
         """ACTIVE / TRIAL / EXPIRED / SUSPENDED / UNINSTALLED as the subscriber sees it."""
-        now = now or timezone.now()
-        if self.status in EXPIRING_STATUSES and not self.access_allowed(now):
-            return LicenseStatus.EXPIRED.upper()
-        return self.status.upper()
+        return access_code(self.status, self.expires_at, now or timezone.now())
 
     def days_left(self, now: datetime | None = None) -> int | None:
         if self.expires_at is None:

@@ -266,3 +266,12 @@ def test_check__change_rolled_back__cached_answer_stays(
 
     assert callbacks == []
     assert _check(client, api_key, pkg=pkg).json()["access"] is True
+
+
+def test_check__other_methods__405_json(client, pkg, api_key):
+    response = client.post(
+        CHECK_URL, {"org_id": ORG}, headers={"authorization": f"Bearer {api_key}"}
+    )
+
+    assert response.status_code == 405
+    assert response.json()["error"]["code"] == "method_not_allowed"
