@@ -12,8 +12,10 @@ urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
     path("admin/", admin.site.urls),
     path("dashboard/", include("licenses.urls")),
-    path("api/", include("lmo.api_urls")),
+    # Before the staff API, whose routes would otherwise all be tried first: these are the
+    # busiest endpoints (the webhook and the license check), and none of the paths overlap.
     path("api/v1/", include("subscribers.urls")),
+    path("api/", include("lmo.api_urls")),
     re_path(r"^api/", api_not_found),
     path("", include("jobs.urls")),
 ]
