@@ -289,7 +289,7 @@ def main() -> int:
     # first requests on each connection.
     parser.add_argument("--requests", type=int, default=800, help="per kind and round")
     # Enough paired rounds that a burst of load elsewhere on a shared machine moves the
-    # median little (one round's ratio has been seen anywhere from 41 to 72 %).
+    # median little (one round's ratio has been seen anywhere from about 40 to 80 %).
     parser.add_argument("--rounds", type=int, default=12)
     args = parser.parse_args()
     if not args.database_url.startswith("postgres"):
