@@ -25,7 +25,8 @@ from pydantic import (
     StrictInt,
     StringConstraints,
     TypeAdapter,
-    model_validator,
+    ValidationInfo,
+    field_validator,
 )
 from pydantic import ValidationError as PydanticValidationError
 
@@ -41,10 +42,10 @@ MAX_CLOCK_SKEW = dt.timedelta(hours=1)
 MAX_USED_LICENSES = 2**31 - 1
 
 
-def _salesforce_id(prefix: str):
+def _salesforce_id(prefix: str, name: str):
     def check(value: Any) -> str:
         try:
-            return normalize_salesforce_id(value, prefix=prefix)
+            return normalize_salesforce_id(value, prefix=prefix, field=name)
         except DjangoValidationError as exc:
             raise ValueError(" ".join(exc.messages)) from None
 
@@ -82,10 +83,17 @@ def _text(max_length: int):
     ]
 
 
-OrgId = Annotated[str, _salesforce_id(ORG_PREFIX)]
-PackageId = Annotated[str, _salesforce_id(PACKAGE_PREFIX)]
-VersionId = Annotated[str, _salesforce_id(VERSION_PREFIX)]
-Timestamp = Annotated[dt.datetime, AfterValidator(_aware_in_past)]
+OrgId = Annotated[str, _salesforce_id(ORG_PREFIX, "id")]
+ParentOrgId = Annotated[str, _salesforce_id(ORG_PREFIX, "parent_org_id")]
+PackageId = Annotated[str, _salesforce_id(PACKAGE_PREFIX, "package_id")]
+VersionId = Annotated[str, _salesforce_id(VERSION_PREFIX, "version_id")]
+def _iso_text(value: Any) -> Any:
+    if not isinstance(value, str):
+        raise ValueError("Expected an ISO 8601 date and time, e.g. 2026-11-28T10:15:00Z.")
+    return value
+
+
+Timestamp = Annotated[dt.datetime, BeforeValidator(_iso_text), AfterValidator(_aware_in_past)]
 
 
 class _Body(BaseModel):
@@ -99,15 +107,18 @@ class Org(_Body):
     name: _text(255) = ""
     edition: _text(100) = ""
     instance: _text(40) = ""
-    type: Literal["production", "sandbox"] | None = None
-    is_sandbox: StrictBool = False
-    parent_org_id: OrgId | None = None
+    # Optional, but not null: left out, is_sandbox alone decides.
+    type: Literal["production", "sandbox"] = Field(default=None)
+    is_sandbox: StrictBool = Field(default=False, validate_default=True)
+    parent_org_id: ParentOrgId | None = None
 
-    @model_validator(mode="after")
-    def _sandbox_agrees_with_type(self) -> Org:
-        if self.type is not None and (self.type == "sandbox") != self.is_sandbox:
-            raise ValueError(f"is_sandbox does not agree with type {self.type!r}.")
-        return self
+    @field_validator("is_sandbox")
+    @classmethod
+    def _sandbox_agrees_with_type(cls, value: bool, info: ValidationInfo) -> bool:
+        org_type = info.data.get("type")
+        if org_type is not None and (org_type == "sandbox") != value:
+            raise ValueError(f"Does not agree with type {org_type!r}.")
+        return value
 
 
 class Installer(_Body):
@@ -186,20 +197,29 @@ def event_json_schema() -> dict[str, Any]:
             return [inline(item) for item in node]
         return node
 
-    schema = inline(schema)
-    # OpenAPI 3.0 has no "const"; the discriminator's values are one-value enums there.
-    return _const_to_enum(schema)
+    return _openapi_30(inline(schema))
 
 
-def _const_to_enum(node: Any) -> Any:
-    if isinstance(node, dict):
-        node = {key: _const_to_enum(value) for key, value in node.items()}
-        if "const" in node:
-            node["enum"] = [node.pop("const")]
-        node.pop("discriminator", None)
-        return node
+def _openapi_30(node: Any) -> Any:
+    """JSON Schema as OpenAPI 3.0 spells it: one-value enums for "const", `nullable` for
+    `anyOf [X, null]`."""
     if isinstance(node, list):
-        return [_const_to_enum(item) for item in node]
+        return [_openapi_30(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    node = {key: _openapi_30(value) for key, value in node.items()}
+    if "const" in node:
+        node["enum"] = [node.pop("const")]
+    node.pop("discriminator", None)
+    options = node.get("anyOf")
+    if options and {"type": "null"} in options:
+        rest = [option for option in options if option != {"type": "null"}]
+        del node["anyOf"]
+        if len(rest) == 1:
+            node.update(rest[0])
+        else:
+            node["anyOf"] = rest
+        node["nullable"] = True
     return node
 
 
