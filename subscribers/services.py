@@ -189,15 +189,36 @@ def _lock_groups(groups: list[tuple[str, str]]) -> list[tuple[str, str]]:
     return [group for group, ok in zip(groups, locked, strict=True) if ok]
 
 
+def _claim_groups(queued, batch_size: int) -> list[tuple[str, str]]:
+    """Up to `batch_size` (package, org) groups with queued events, locked for this
+    transaction, oldest first; groups another worker holds are passed over."""
+    claimed: list[tuple[str, str]] = []
+    seen: set[tuple[str, str]] = set()
+    after_id = 0
+    while len(claimed) < batch_size:
+        page = list(
+            queued.filter(id__gt=after_id)
+            .order_by("id")
+            .values_list("id", "package_id", "org_id")[: batch_size * 4]
+        )
+        if not page:
+            break
+        after_id = page[-1][0]
+        fresh = [g for g in dict.fromkeys((p, o) for _, p, o in page) if g not in seen]
+        seen.update(fresh)
+        # Try only as many as still wanted: a lock taken is held until the commit.
+        while fresh and len(claimed) < batch_size:
+            want = batch_size - len(claimed)
+            claimed += _lock_groups(fresh[:want])
+            fresh = fresh[want:]
+    return claimed
+
+
 def _drain_batch(batch_size: int, result: DrainResult) -> bool:
     """Apply one batch; False when there was nothing this worker could take."""
     with transaction.atomic():
         queued = SubscriberEvent.objects.filter(outcome=Outcome.QUEUED)
-        candidates = queued.order_by("id").values_list("package_id", "org_id")[: batch_size * 4]
-        groups = list(dict.fromkeys(candidates))
-        if not groups:
-            return False
-        groups = _lock_groups(groups)[:batch_size]
+        groups = _claim_groups(queued, batch_size)
         if not groups:
             return False
         by_package: dict[str, list[str]] = {}
@@ -210,7 +231,7 @@ def _drain_batch(batch_size: int, result: DrainResult) -> bool:
             rows += (
                 queued.filter(package_id=package_id, org_id__in=org_ids)
                 .select_for_update(skip_locked=True)
-                .order_by("org_id", "occurred_at", "id")[: batch_size * 4]
+                .order_by("org_id", "occurred_at", "id")
             )
         if not rows:
             return False
