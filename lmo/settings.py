@@ -210,7 +210,8 @@ LMO_SUBSCRIBER_DRAIN_INTERVAL_SECONDS = env.int(
 )
 
 # --- Celery -----------------------------------------------------------------------------------
-BROKER_DIR = BASE_DIR / "var" / "broker"
+# The on-disk broker's folders (default broker only).
+BROKER_DIR = Path(env.str("LMO_BROKER_DIR", default=str(BASE_DIR / "var" / "broker")))
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
 if CELERY_BROKER_URL.startswith("filesystem://"):
     CELERY_BROKER_TRANSPORT_OPTIONS = {
