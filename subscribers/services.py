@@ -77,18 +77,24 @@ def subscriber_event_accept(*, event: IncomingEvent) -> Acceptance:
     A webhook id already in the inbox (a redelivery, even one racing the first copy) writes
     nothing and answers that event's current status.
     """
+    row = SubscriberEvent(
+        event_id=event.event_id,
+        type=event.type,
+        occurred_at=event.occurred_at,
+        package_id=event.package_id,
+        org_id=event.org.org_id,
+        payload=event.payload,
+        outcome=Outcome.QUEUED,
+    )
     try:
-        with transaction.atomic():
-            SubscriberEvent.objects.create(
-                event_id=event.event_id,
-                type=event.type,
-                occurred_at=event.occurred_at,
-                package_id=event.package_id,
-                org_id=event.org.org_id,
-                payload=event.payload,
-                outcome=Outcome.QUEUED,
-            )
-            transaction.on_commit(subscriber_events_drain_soon)
+        if connection.in_atomic_block:
+            with transaction.atomic():
+                row.save(force_insert=True)
+        else:
+            # One statement: in autocommit it is its own transaction, committed when it
+            # returns, without the two round trips of BEGIN and COMMIT around it.
+            row.save(force_insert=True)
+        transaction.on_commit(subscriber_events_drain_soon)
     except IntegrityError:
         first = subscriber_event_status(event_id=event.event_id)
         if first is None:

@@ -25,13 +25,12 @@ class FixedWindowRateThrottle(SimpleRateThrottle):
         window = int(self.now // self.duration)
         self.window_ends = (window + 1) * self.duration
         key = f"{key}:{window}"
-        if self.cache.add(key, 1, self.duration + 1):
-            return True
         try:
             count = self.cache.incr(key)
-        except ValueError:  # expired between the two calls
-            self.cache.add(key, 1, self.duration + 1)
-            return True
+        except ValueError:  # the window's first request
+            if self.cache.add(key, 1, self.duration + 1):
+                return True
+            count = self.cache.incr(key)
         return count <= self.num_requests
 
     def wait(self) -> float:

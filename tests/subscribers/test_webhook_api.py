@@ -527,7 +527,7 @@ def test_webhook__database_unavailable__503_retry_after_nothing_written(
     def unavailable(*args, **kwargs):
         raise OperationalError(error)
 
-    monkeypatch.setattr(Model.objects, "create", unavailable)
+    monkeypatch.setattr(Model, "save", unavailable)
 
     response = post_event(client, install_body(package_id=pkg.package_id, org_id=ORG_15, at=t0))
 
