@@ -4,16 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from core.exceptions import DomainError
 
-class LicenseError(Exception):
+
+class LicenseError(DomainError):
     """A change the license's rules refuse."""
 
     code = "license_error"
-    http_status = 409
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 class InvalidTransition(LicenseError):

@@ -17,7 +17,7 @@ from django.db import models, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from lmo.salesforce_ids import ORG_PREFIX, SalesforceIdField, try_normalize
+from core.salesforce_ids import ORG_PREFIX, SalesforceIdField, try_normalize
 from packages.choices import MAX_SEATS, SITE_LICENSE
 from packages.models import seats_display, validate_seats
 

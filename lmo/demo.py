@@ -9,11 +9,11 @@ import random
 from django.db import transaction
 from django.utils import timezone
 
+from core.salesforce_ids import normalize_salesforce_id
 from features.choices import DataType, Direction
 from features.services import feature_parameter_create
 from leads.models import Account
 from licenses.models import License
-from lmo.salesforce_ids import normalize_salesforce_id
 from packages.models import Package, PackageVersion
 from subscribers.serializers import parse_event
 from subscribers.services import subscriber_event_receive

@@ -6,9 +6,9 @@ from typing import Any
 
 from rest_framework import serializers
 
+from core.api.serializers import FeatureValueField, StrictFieldsMixin, StrictSerializer
 from features.api.serializers import FeatureValueSerializer
 from licenses.models import License, LicenseEvent
-from lmo.api.serializers import FeatureValueField, StrictFieldsMixin, StrictSerializer
 from packages.api.serializers import PackageVersionSerializer
 from packages.choices import MAX_SEATS, SITE_LICENSE
 from packages.models import validate_seats

@@ -13,14 +13,14 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 
+from core.api.exceptions import error_response as api_error
+from core.api.pagination import ApiCursorPagination
+from core.api.schema import error_example, error_response
+from core.api.views import StaffApiMixin
 from features.models import FeatureParameter, FeatureParameterValue
 from features.services import feature_value_set
 from licenses.models import License
 from licenses.services import licenses_bulk_apply
-from lmo.api.exceptions import error_response as api_error
-from lmo.api.pagination import ApiCursorPagination
-from lmo.api.schema import error_example, error_response
-from lmo.api.views import StaffApiMixin
 
 from .filters import LicenseFilter
 from .serializers import (
