@@ -178,6 +178,7 @@ SPECTACULAR_SETTINGS = {
         "LicenseStatusEnum": "licenses.choices.LicenseStatus",
         "LeadStatusEnum": "leads.choices.LeadStatus",
         "DefaultLicenseStatusEnum": "packages.choices.DefaultLicenseStatus",
+        "LicenseActionEnum": "licenses.actions.ACTION_SLUGS",
     },
 }
 
