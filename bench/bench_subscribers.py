@@ -166,10 +166,10 @@ def _prepare(env: dict[str, str]) -> tuple[str, list[str]]:
     from django.core.management import call_command
     from django.utils import timezone
 
+    from core.salesforce_ids import normalize_salesforce_id
     from features.choices import DataType, Direction
     from features.services import feature_parameter_create
     from licenses.models import License
-    from lmo.salesforce_ids import normalize_salesforce_id
     from packages.models import Package, SubscriberApiKey
     from subscribers.events import parse_event
     from subscribers.services import subscriber_event_accept, subscriber_events_drain

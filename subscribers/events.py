@@ -30,8 +30,8 @@ from pydantic import (
 )
 from pydantic import ValidationError as PydanticValidationError
 
+from core.salesforce_ids import ORG_PREFIX, PACKAGE_PREFIX, VERSION_PREFIX, normalize_salesforce_id
 from licenses.services import OrgDetails
-from lmo.salesforce_ids import ORG_PREFIX, PACKAGE_PREFIX, VERSION_PREFIX, normalize_salesforce_id
 from packages.models import parse_version_number
 
 from .choices import EventType
@@ -87,6 +87,8 @@ OrgId = Annotated[str, _salesforce_id(ORG_PREFIX, "id")]
 ParentOrgId = Annotated[str, _salesforce_id(ORG_PREFIX, "parent_org_id")]
 PackageId = Annotated[str, _salesforce_id(PACKAGE_PREFIX, "package_id")]
 VersionId = Annotated[str, _salesforce_id(VERSION_PREFIX, "version_id")]
+
+
 def _iso_text(value: Any) -> Any:
     if not isinstance(value, str):
         raise ValueError("Expected an ISO 8601 date and time, e.g. 2026-11-28T10:15:00Z.")

@@ -24,10 +24,10 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api.exceptions import error_body
+from core.salesforce_ids import ORG_PREFIX, PACKAGE_PREFIX, try_normalize
 from licenses.cache import license_check_cache_key
 from licenses.models import access_allowed, access_code
-from lmo.api.exceptions import error_body
-from lmo.salesforce_ids import ORG_PREFIX, PACKAGE_PREFIX, try_normalize
 from packages.models import SubscriberApiKey
 
 from .events import EventInvalid, event_json_schema, parse_event

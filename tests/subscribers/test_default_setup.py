@@ -67,7 +67,7 @@ def default_setup(tmp_path):
         SECRET_KEY="default-setup-test-key",
         LMO_WEBHOOK_SECRETS=SECRET,
         CELERY_TASK_ALWAYS_EAGER="0",
-        DEBUG="0",
+        DEBUG="1",
         LOG_LEVEL="WARNING",
     )
     migrated = _manage(env, "migrate", "--noinput")

@@ -15,7 +15,7 @@ from subscribers.models import SubscriberEvent
 from subscribers.services import subscriber_events_replay
 from tests.factories import AccountFactory, LeadFactory, PackageFactory, make_license
 
-from .helpers import deliver, drain, install_body, post_event, uninstall_body, usage_body
+from .helpers import deliver, install_body, post_event, uninstall_body, usage_body
 
 ORG = "00D5g000004AbCd"
 H = dt.timedelta(hours=1)
@@ -311,8 +311,8 @@ def test_reinstall__of_bought_license__active_with_account_and_seats(client, pkg
     account = AccountFactory()
     _install(client, pkg, t0)
     old = License.objects.get()
-    old.activate("ops", seats=40)
-    old.assign_account("ops", account)
+    old.activate(by="ops", seats=40)
+    old.assign_account(by="ops", account=account)
     _uninstall(client, pkg, t0 + dt.timedelta(days=1))
 
     result = _install(client, pkg, t0 + dt.timedelta(days=2))
