@@ -222,9 +222,7 @@ LMO_SUBSCRIBER_DRAIN_BATCH = env.int(
     default=50 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3" else 200,
 )
 LMO_SUBSCRIBER_DRAIN_MAX_SECONDS = env.int("LMO_SUBSCRIBER_DRAIN_MAX_SECONDS", default=60)
-LMO_SUBSCRIBER_DRAIN_INTERVAL_SECONDS = env.int(
-    "LMO_SUBSCRIBER_DRAIN_INTERVAL_SECONDS", default=10
-)
+LMO_SUBSCRIBER_DRAIN_INTERVAL_SECONDS = env.int("LMO_SUBSCRIBER_DRAIN_INTERVAL_SECONDS", default=10)
 
 # --- Celery -----------------------------------------------------------------------------------
 # The on-disk broker's folders (default broker only).
