@@ -23,6 +23,7 @@ from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from core.dates import format_utc
+from core.paginator import EstimatedCountPaginator
 from core.salesforce_ids import ORG_PREFIX, try_normalize
 from features.choices import DataType, Direction
 from features.exceptions import FeatureError
@@ -33,7 +34,6 @@ from packages.models import PackageVersion, seats_display
 from . import admin_views
 from .actions import ACTIONS, LicenseAction, actions_available
 from .admin_forms import LicenseActionForm, LicenseChangeForm
-from .admin_paginator import EstimatedCountPaginator
 from .choices import EXPIRING_STATUSES, LicenseStatus
 from .exceptions import LicenseError
 from .models import License, LicenseEvent, parse_license_name

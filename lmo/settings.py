@@ -247,12 +247,12 @@ CELERY_BEAT_SCHEDULE: dict = {
     # expire_seconds (django-celery-beat's name for "expires"): a run the worker could not
     # start before the next one is due is dropped.
     "expire-licenses": {
-        "task": "jobs.expire_licenses",
+        "task": "licenses.expire_licenses",
         "schedule": float(LMO_SWEEP_INTERVAL_SECONDS),
         "options": {"expire_seconds": LMO_SWEEP_INTERVAL_SECONDS},
     },
     "notify-expiring-soon": {
-        "task": "jobs.notify_expiring_soon",
+        "task": "licenses.notify_expiring_soon",
         "schedule": float(LMO_EXPIRING_SOON_INTERVAL_SECONDS),
         "options": {"expire_seconds": LMO_EXPIRING_SOON_INTERVAL_SECONDS},
     },

@@ -39,11 +39,11 @@ from psycopg2.errors import InvalidSqlStatementName
 from psycopg2.extras import Json
 
 from features.models import FeatureParameter, FeatureParameterValue
-from jobs.choices import OutboxTopic
 from jobs.models import OutboxMessage
 from leads.models import OPEN_LEAD_STATUSES, Lead
 from licenses.choices import Actor
 from licenses.models import License, LicenseEvent
+from licenses.notifications import NOTIFY_TASK
 from licenses.services import license_build, license_created_event
 from packages.catalog import catalog_forget, catalog_lookup
 from packages.models import Package, PackageVersion
@@ -119,7 +119,7 @@ def first_install_apply(event: IncomingEvent) -> int | None:
         after=after,
         source_event_id=event.event_id,
     )
-    message = OutboxMessage(topic=OutboxTopic.LICENSE_EVENT, created_at=event.occurred_at)
+    message = OutboxMessage(topic=NOTIFY_TASK, created_at=event.occurred_at)
     inbox = SubscriberEvent(
         event_id=event.event_id,
         type=event.type,
@@ -205,7 +205,7 @@ def first_install_apply(event: IncomingEvent) -> int | None:
     parts.append(
         _insert("new_event", history, {"license_id": ("new_license.id", [])}, source="new_license")
     )
-    # The payload the notification consumer reads: jobs.outbox.license_event_payload.
+    # The payload the notification consumer reads: licenses.notifications.license_event_payload.
     payload = (
         "jsonb_build_object('event_id', new_event.id, 'license_id', new_license.id, "
         "'kind', %s::text)",
