@@ -96,14 +96,13 @@ def license_create(
     last_event_at: datetime | None = None,
 ) -> License:
     """Create a subscriber org's license from the package defaults, or carried over from the
-    license it had before an uninstall, with one feature value per parameter.
+    license it had before an uninstall, with its history row. The install workflow then
+    gives it its feature values (features.services.feature_values_create_for_license).
 
     `check_constraints=False` is for callers that already serialize creation per org and
     package (the subscriber event services): the database still enforces every constraint,
     this only skips re-checking them with extra queries first.
     """
-    from features.services import feature_values_create_for_license
-
     license = license_build(
         package=package,
         version=version,
@@ -119,7 +118,6 @@ def license_create(
         validate_constraints=check_constraints,
     )
     license.save()
-    feature_values_create_for_license(license=license)
     kind, after = license_created_event(license)
     license.record_event(kind, by=by, after=after, source_event_id=source_event_id, at=installed_at)
     return license

@@ -188,4 +188,3 @@ def licenses_notify_expiring_soon(
     return sweep_run_batches(
         run, lambda: _expiring_soon_batch(now=now, within=within, batch_size=batch_size)
     )
-

@@ -57,6 +57,8 @@ INSTALLED_APPS = [
     "subscribers",
     "jobs",
     "staff",
+    # Last: the project itself (the demo data command), on top of every app.
+    "lmo",
 ]
 
 MIDDLEWARE = [

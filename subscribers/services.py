@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from features.choices import Direction
 from features.models import FeatureParameter
-from features.services import feature_value_set
+from features.services import feature_value_set, feature_values_create_for_license
 from features.values import coerce_feature_value
 from leads.models import Account, Lead
 from licenses.choices import Actor, LicenseStatus
@@ -302,6 +302,7 @@ def _create(
         check_constraints=False,
         last_event_at=event.occurred_at,
     )
+    feature_values_create_for_license(license=license)
     return license
 
 
