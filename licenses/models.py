@@ -40,7 +40,7 @@ from .exceptions import InvalidTransition, LicenseLocked, TrialLimitExceeded
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
 
-    from leads.models import Account
+    from leads.models import Account, Lead
     from packages.models import PackageVersion
 
     ActorLike = AbstractBaseUser | str | None
@@ -383,6 +383,8 @@ class License(models.Model):
             return self.account.name if self.account_id else None
         if field == "version":
             return self.version.version_number if self.version_id else None
+        if field == "lead":
+            return str(self.lead) if self.lead_id else None
         return getattr(self, field)
 
     def _refuse(self, target: str, reason: str | None = None) -> InvalidTransition:
@@ -569,6 +571,17 @@ class License(models.Model):
         if (account.pk if account else None) == self.account_id:
             return None
         return self._apply(EventKind.ACCOUNT_CHANGED, {"account": account}, by=by, reason=reason)
+
+    @transaction.atomic
+    def assign_lead(
+        self, *, by: ActorLike, lead: Lead | None, reason: str = ""
+    ) -> LicenseEvent | None:
+        """Point the license at another lead (a merge folds duplicates into one). The lead
+        is not part of what an uninstall freezes, so an uninstalled license follows too."""
+        self._lock()
+        if (lead.pk if lead else None) == self.lead_id:
+            return None
+        return self._apply(EventKind.LEAD_CHANGED, {"lead": lead}, by=by, reason=reason)
 
     @transaction.atomic
     def set_version(
