@@ -11,7 +11,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from core.console import IntermediateActionMixin
-from licenses.choices import LicenseStatus
+from licenses.choices import TERMINAL_STATUSES, LicenseStatus
 from licenses.models import License
 from packages.models import PackageVersion
 
@@ -64,9 +64,7 @@ def value_field(parameter: FeatureParameter) -> forms.Field:
 class BulkValueForm(forms.Form):
     statuses = forms.MultipleChoiceField(
         choices=[
-            (s, LicenseStatus(s).label)
-            for s in LicenseStatus.values
-            if s != LicenseStatus.UNINSTALLED
+            (s, LicenseStatus(s).label) for s in LicenseStatus.values if s not in TERMINAL_STATUSES
         ],
         initial=[LicenseStatus.ACTIVE],
         widget=forms.CheckboxSelectMultiple,

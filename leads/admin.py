@@ -13,7 +13,6 @@ from django.utils.html import format_html
 
 from core.console import IntermediateActionMixin
 from core.salesforce_ids import ORG_PREFIX, try_normalize
-from licenses.choices import LicenseStatus
 from licenses.models import License
 from packages.choices import SITE_LICENSE
 from packages.models import seats_display
@@ -314,12 +313,7 @@ class AccountAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         # Correlated subqueries, so only the accounts on the page are totted up.
-        live = (
-            License.objects.filter(account=OuterRef("pk"))
-            .exclude(status=LicenseStatus.UNINSTALLED)
-            .order_by()
-            .values("account")
-        )
+        live = License.objects.filter(account=OuterRef("pk")).live().order_by().values("account")
 
         def total(rows, aggregate):
             return Coalesce(

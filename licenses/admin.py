@@ -24,6 +24,7 @@ from .choices import EXPIRING_STATUSES, LicenseStatus
 from .console import (
     ExportCsvView,
     FeatureValuesView,
+    LicensePageFields,
     SubscribersView,
     event_change,
     license_page_context,
@@ -120,7 +121,7 @@ class ExpiringFilter(admin.SimpleListFilter):
 
 
 @admin.register(License)
-class LicenseAdmin(IntermediateActionMixin, admin.ModelAdmin):
+class LicenseAdmin(LicensePageFields, IntermediateActionMixin, admin.ModelAdmin):
     form = LicenseChangeForm
     list_display = (
         "license_name",
@@ -223,48 +224,6 @@ class LicenseAdmin(IntermediateActionMixin, admin.ModelAdmin):
         "lead_link",
         "account_link",
     )
-
-    @admin.display(description="Seats")
-    def seats_display_field(self, obj: License) -> str:
-        return seats_display(obj.seats)
-
-    @admin.display(description="Parent org (production)")
-    def parent_org(self, obj: License) -> str:
-        if not obj.parent_org_id:
-            return "-"
-        return format_html(
-            '<a href="{}?org={}">{}</a>',
-            reverse("admin:licenses_license_subscribers"),
-            obj.parent_org_id,
-            obj.parent_org_id,
-        )
-
-    @admin.display(description="Previous license (before a reinstall)")
-    def previous_license_link(self, obj: License) -> str:
-        if not obj.previous_license_id:
-            return "-"
-        url = reverse("admin:licenses_license_change", args=[obj.previous_license_id])
-        return format_html('<a href="{}">{}</a>', url, obj.previous_license.name)
-
-    @admin.display(description="Lead")
-    def lead_link(self, obj: License) -> str:
-        if not obj.lead_id:
-            return "-"
-        url = reverse("admin:leads_lead_change", args=[obj.lead_id])
-        return format_html(
-            '<a href="{}">{}</a> <span class="lmo-muted">{} · {}</span>',
-            url,
-            obj.lead,
-            obj.lead.email or "no email",
-            obj.lead.get_status_display(),
-        )
-
-    @admin.display(description="Account")
-    def account_link(self, obj: License) -> str:
-        if not obj.account_id:
-            return "-"
-        url = reverse("admin:leads_account_change", args=[obj.account_id])
-        return format_html('<a href="{}">{}</a>', url, obj.account)
 
     def get_fieldsets(self, request, obj=None):
         customer: tuple[str, ...] = ("lead_link", "account_link")

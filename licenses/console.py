@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from django import forms
-from django.contrib import messages
+from django.contrib import admin, messages
 from django.contrib.admin import ModelAdmin, helpers
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -19,6 +19,7 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html
 from django.views import View
 
 from core.console import IntermediateActionMixin
@@ -193,6 +194,53 @@ def feature_values_form(values: list[FeatureParameterValue], data=None) -> forms
         required=False, max_length=500, label="Reason (written to history)"
     )
     return form
+
+
+class LicensePageFields:
+    """The read-only fields of a license's page that link to other pages (a ModelAdmin
+    mixin: they are named in its fieldsets)."""
+
+    @admin.display(description="Seats")
+    def seats_display_field(self, obj: License) -> str:
+        return seats_display(obj.seats)
+
+    @admin.display(description="Parent org (production)")
+    def parent_org(self, obj: License) -> str:
+        if not obj.parent_org_id:
+            return "-"
+        return format_html(
+            '<a href="{}?org={}">{}</a>',
+            reverse("admin:licenses_license_subscribers"),
+            obj.parent_org_id,
+            obj.parent_org_id,
+        )
+
+    @admin.display(description="Previous license (before a reinstall)")
+    def previous_license_link(self, obj: License) -> str:
+        if not obj.previous_license_id:
+            return "-"
+        url = reverse("admin:licenses_license_change", args=[obj.previous_license_id])
+        return format_html('<a href="{}">{}</a>', url, obj.previous_license.name)
+
+    @admin.display(description="Lead")
+    def lead_link(self, obj: License) -> str:
+        if not obj.lead_id:
+            return "-"
+        url = reverse("admin:leads_lead_change", args=[obj.lead_id])
+        return format_html(
+            '<a href="{}">{}</a> <span class="lmo-muted">{} · {}</span>',
+            url,
+            obj.lead,
+            obj.lead.email or "no email",
+            obj.lead.get_status_display(),
+        )
+
+    @admin.display(description="Account")
+    def account_link(self, obj: License) -> str:
+        if not obj.account_id:
+            return "-"
+        url = reverse("admin:leads_account_change", args=[obj.account_id])
+        return format_html('<a href="{}">{}</a>', url, obj.account)
 
 
 def license_page_context(request: HttpRequest, obj: License) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from core.console import IntermediateActionMixin
-from licenses.choices import LicenseStatus
+from licenses.choices import TERMINAL_STATUSES
 from subscribers.choices import Outcome
 from subscribers.models import SubscriberEvent
 
@@ -54,7 +54,7 @@ class PackageVersionInline(admin.TabularInline):
             super()
             .get_queryset(request)
             .annotate(
-                _installs=Count("licenses", filter=~Q(licenses__status=LicenseStatus.UNINSTALLED))
+                _installs=Count("licenses", filter=~Q(licenses__status__in=TERMINAL_STATUSES))
             )
         )
 
