@@ -7,7 +7,9 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.db import connection
+from django.utils.module_loading import import_string
 
 from .choices import OutboxStatus, SweepJob
 from .models import OutboxMessage
@@ -95,6 +97,10 @@ def health_report() -> tuple[bool, dict[str, Any]]:
     if database["ok"]:
         report["last_sweep"] = last_sweep_report()
         report["outbox"] = outbox_report()
+        # Apps' own sections (e.g. the subscriber inbox's backlog), wired in settings so
+        # that jobs imports no app above it.
+        for name, reader in settings.LMO_HEALTH_SECTIONS.items():
+            report[name] = import_string(reader)()
     if not database["ok"]:
         report["status"] = "down"
     elif not broker["ok"]:
