@@ -6,11 +6,12 @@ from django.contrib.auth.decorators import login_required
 from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
-from rest_framework.authentication import SessionAuthentication, TokenAuthentication
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.permissions import SAFE_METHODS, IsAuthenticated
 from rest_framework.throttling import UserRateThrottle
 
 from staff.permissions import HasRolePermission
+from staff.tokens import ApiTokenAuthentication
 
 from .exceptions import error_body
 from .pagination import ApiCursorPagination
@@ -19,7 +20,7 @@ from .throttling import EndpointRateThrottle
 
 # Token first: a request without credentials then gets 401 with `WWW-Authenticate: Token`
 # (DRF answers 403 when the first class is session auth, which has no challenge).
-STAFF_AUTHENTICATION = [TokenAuthentication, SessionAuthentication]
+STAFF_AUTHENTICATION = [ApiTokenAuthentication, SessionAuthentication]
 
 
 class StaffApiMixin:
