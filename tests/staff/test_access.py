@@ -58,9 +58,7 @@ def test_user_admin__administrator_changes_ops_user__cannot_grant_superuser_or_a
     admins = _group(Role.ADMIN)
 
     # When an Administrator posts an ops user as superuser in the Administrators group
-    response = client.post(
-        url, _user_form(ops_user, is_superuser="on", groups=[str(admins.pk)])
-    )
+    response = client.post(url, _user_form(ops_user, is_superuser="on", groups=[str(admins.pk)]))
 
     # Then the group is refused as an invalid choice and nothing changed
     assert response.status_code == 200
@@ -151,7 +149,8 @@ def test_token_admin__add__shows_the_key_once_and_it_authenticates(client, admin
     client.force_login(admin_user_role)
 
     response = client.post(
-        "/admin/knox/authtoken/add/", {"user": admin_user_role.pk, "expiry_0": "", "expiry_1": ""},
+        "/admin/knox/authtoken/add/",
+        {"user": admin_user_role.pk, "expiry_0": "", "expiry_1": ""},
         follow=True,
     )
 
@@ -163,9 +162,7 @@ def test_token_admin__add__shows_the_key_once_and_it_authenticates(client, admin
     assert key not in client.get("/admin/knox/authtoken/").content.decode()
 
 
-def test_token_admin__administrator__cannot_make_a_token_for_someone_else(
-    client, admin_user_role
-):
+def test_token_admin__administrator__cannot_make_a_token_for_someone_else(client, admin_user_role):
     root = UserFactory(username="root", is_superuser=True)
     client.force_login(admin_user_role)
 
