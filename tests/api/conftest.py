@@ -8,8 +8,8 @@ from rest_framework.test import APIClient
 from features.choices import DataType, Direction
 from features.services import feature_parameter_create
 from licenses.choices import LicenseStatus
-from subscribers.choices import EventType, Outcome
 from staff.tokens import api_token_create
+from subscribers.choices import EventType, Outcome
 from subscribers.models import SubscriberEvent
 from tests.factories import (
     AccountFactory,
