@@ -476,3 +476,20 @@ def test_license_list_and_export__odd_parameters__never_fail(world, client, supp
     client.force_login(support_user)
     assert client.get(reverse(CHANGELIST), params).status_code in (200, 302)
     assert client.get(reverse("admin:licenses_license_export"), params).status_code in (200, 302)
+
+
+def test_set_expiration_action__in_the_past__is_refused_with_the_rule_message(
+    world, client, ops_user
+):
+    # Given ops in the console and a trial
+    client.force_login(ops_user)
+    trial = world["trial"]
+    before = trial.expires_at
+
+    # When they set its expiry to 2020-01-01
+    response = _post_action(client, "set_expiration", [trial], expires_at="2020-01-01T00:00")
+
+    # Then the License's rule refuses it, and the expiry stays
+    assert any("must be" in m and "2020-01-01" in m for m in _messages(response))
+    trial.refresh_from_db()
+    assert trial.expires_at == before
