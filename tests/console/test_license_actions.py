@@ -493,3 +493,26 @@ def test_set_expiration_action__in_the_past__is_refused_with_the_rule_message(
     assert any("must be" in m and "2020-01-01" in m for m in _messages(response))
     trial.refresh_from_db()
     assert trial.expires_at == before
+
+
+@pytest.mark.parametrize(
+    "org_name",
+    ['=HYPERLINK("http://evil.example","x")', "@SUM(1+1)", "+1+2", "-2+3", "\tx", "\rx"],
+)
+def test_license_csv_export__formula_like_org_names__written_as_text(
+    world, client, support_user, org_name
+):
+    # Given a subscriber whose org name a spreadsheet would run as a formula
+    License.objects.filter(pk=world["active"].pk).update(org_name=org_name)
+    client.force_login(support_user)
+
+    # When the list is exported
+    response = client.get(reverse("admin:licenses_license_export"), {"status__exact": "active"})
+    rows = list(
+        csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode(), newline=""))
+    )
+
+    # Then that cell starts with a quote, and a site license's -1 stays a number
+    row = next(row for row in rows if row["license"] == world["active"].name)
+    assert row["org_name"] == "'" + org_name
+    assert all(not row[key].startswith(("=", "+", "@", "\t", "\r")) for key in row)
