@@ -14,13 +14,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.core.cache import cache
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from licenses.cache import license_check_cache_key
+from licenses.cache import license_checks_invalidate
 from licenses.choices import EXPIRING_STATUSES, Actor, EventKind, LicenseStatus, is_allowed
 from licenses.models import License, LicenseEvent
 
@@ -83,8 +82,7 @@ def _lock_batch(queryset: QuerySet[License], fields: tuple[str, ...], size: int)
 
 
 def _invalidate_after_commit(rows: list[tuple[int, str]]) -> None:
-    keys = [license_check_cache_key(package_pk, org_id) for package_pk, org_id in rows]
-    transaction.on_commit(lambda: cache.delete_many(keys), robust=True)
+    license_checks_invalidate(rows)
 
 
 def _run_batches(batch: Callable[[], int]) -> tuple[int, int]:
