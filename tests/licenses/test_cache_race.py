@@ -81,8 +81,11 @@ def test_check__no_change__second_check_served_from_cache(client, active_license
 
 
 def test_cache__store_tagged_with_an_older_generation__never_served(db):
-    from licenses.cache import license_check_read, license_check_store
-    from licenses.cache import license_checks_invalidate_now
+    from licenses.cache import (
+        license_check_read,
+        license_check_store,
+        license_checks_invalidate_now,
+    )
 
     # Given a reader that took the generation, then (before storing) an invalidation
     payload, generation = license_check_read(1, "00D000000000001AAA")
