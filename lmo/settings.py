@@ -242,9 +242,12 @@ else:
     # Longer than the longest countdown or ETA we schedule, so Redis never redelivers early.
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "visibility_timeout": 2 * 60 * 60,
-        # A request that relays to a broker which is down gives up quickly (the outbox keeps it).
-        "socket_connect_timeout": 3,
+        # A request that relays to a broker which is down, or accepts connections and never
+        # answers, gives up within these seconds (the outbox keeps the message pending).
+        "socket_connect_timeout": env.float("LMO_BROKER_TIMEOUT_SECONDS", default=2.0),
+        "socket_timeout": env.float("LMO_BROKER_TIMEOUT_SECONDS", default=2.0),
     }
+    CELERY_BROKER_CONNECTION_TIMEOUT = env.float("LMO_BROKER_TIMEOUT_SECONDS", default=2.0)
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_SERIALIZER = "json"

@@ -16,6 +16,16 @@ def pytest_collection_modifyitems(config, items):
 
 
 @pytest.fixture(autouse=True)
+def _broker_not_paused():
+    """A test whose broker was down must not leave later tests' publishing paused."""
+    from jobs.outbox import outbox_broker_resume
+
+    outbox_broker_resume()
+    yield
+    outbox_broker_resume()
+
+
+@pytest.fixture(autouse=True)
 def _fresh_catalog():
     """Each test's packages are new rows: forget what earlier tests' events looked up."""
     catalog_clear()

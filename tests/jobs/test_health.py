@@ -43,7 +43,14 @@ def test_healthz__all_up__200_with_database_broker_and_last_sweep(staff_client, 
     assert body["last_sweep"]["expired"] == 1
     assert body["last_sweep"]["finished_at"] is not None
     assert result.count == 1
-    assert set(body["outbox"]) == {"pending", "oldest_pending_at", "failed"}
+    assert set(body["outbox"]) == {
+        "pending",
+        "oldest_pending_at",
+        "failed",
+        "stuck",
+        "oldest_stuck_at",
+        "oldest_stuck_age_seconds",
+    }
     assert response["Cache-Control"].startswith("max-age=0")
 
 
