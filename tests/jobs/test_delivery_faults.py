@@ -8,7 +8,7 @@ from collections import Counter
 
 import pytest
 from django.core import mail
-from django.db import OperationalError
+from django.db import OperationalError, connection
 from django.utils import timezone
 
 from jobs import outbox
@@ -234,13 +234,16 @@ def test_suspend__broker_hangs__answers_200_and_the_message_waits_pending(hangin
 
     # When they suspend it while the broker accepts connections and never answers
     def suspend():
-        answers.append(
-            client.post(
-                f"/api/v1/licenses/{license.pk}/suspend/",
-                {"reason": "Payment overdue"},
-                format="json",
+        try:
+            answers.append(
+                client.post(
+                    f"/api/v1/licenses/{license.pk}/suspend/",
+                    {"reason": "Payment overdue"},
+                    format="json",
+                )
             )
-        )
+        finally:
+            connection.close()
 
     worker = threading.Thread(target=suspend)
     worker.start()
