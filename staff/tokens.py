@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.utils import timezone
-from knox.auth import TokenAuthentication
 from knox.models import AuthToken
 
 
@@ -17,18 +15,3 @@ def api_token_create(*, user, expires_at: datetime | None) -> tuple[AuthToken, s
         token.expiry = expires_at
         token.save(update_fields=["expiry"])
     return token, key
-
-
-class ApiTokenAuthentication(TokenAuthentication):
-    """`Authorization: Token <key>`, checked against the stored hash.
-
-    Knox also sweeps the user's other expired tokens on every request (one more query per
-    API call); here an expired token is refused and deleted when it is used, and the others
-    wait for their own use or a revoke.
-    """
-
-    def _cleanup_token(self, auth_token: AuthToken) -> bool:
-        if auth_token.expiry is not None and auth_token.expiry < timezone.now():
-            auth_token.delete()
-            return True
-        return False

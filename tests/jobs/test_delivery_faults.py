@@ -28,7 +28,7 @@ def _batch_message(pkg, account, n=5) -> OutboxMessage:
     events = []
     for i in range(n):
         license = make_license(package=pkg, account=account, org_name=f"Org {i}")
-        license.suspend("ops", reason="Payment overdue")
+        license.suspend(by="ops", reason="Payment overdue")
         events.append(license.events.filter(kind=EventKind.STATUS_CHANGED).latest("id"))
     mail.outbox.clear()
     # The setup's own notifications are not what is tested here.

@@ -48,7 +48,7 @@ def test_check__suspension_commits_between_read_and_store__next_check_sees_suspe
         if not interleaved:
             interleaved.append(payload["status"])
             with django_capture_on_commit_callbacks(execute=True):
-                active_license.suspend("ops", reason="Payment overdue")
+                active_license.suspend(by="ops", reason="Payment overdue")
         return payload
 
     monkeypatch.setattr(subscriber_views, "license_check_payload", read_then_suspend)

@@ -10,11 +10,10 @@ from rest_framework.authentication import SessionAuthentication
 from rest_framework.permissions import SAFE_METHODS, IsAuthenticated
 from rest_framework.throttling import UserRateThrottle
 
-from staff.permissions import HasRolePermission
-from staff.tokens import ApiTokenAuthentication
-
+from .authentication import ApiTokenAuthentication
 from .exceptions import error_body
 from .pagination import ApiCursorPagination
+from .permissions import HasRolePermission
 from .schema import StaffAutoSchema
 from .throttling import EndpointRateThrottle
 

@@ -7,7 +7,7 @@ import logging
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, JsonResponse
 
-from lmo.api.exceptions import error_body
+from core.api.exceptions import error_body
 
 logger = logging.getLogger(__name__)
 
