@@ -23,10 +23,15 @@ def _production_env(**extra: str) -> dict[str, str]:
         for key, value in os.environ.items()
         if not key.startswith(("DJANGO_", "SECURE_", "SESSION_", "CSRF_", "DEBUG"))
     }
+    # Production settings refuse to start without these; the suite may run without them.
+    env.setdefault("DATABASE_URL", "sqlite:///var/deploy-check.sqlite3")
+    env.setdefault("CACHE_URL", "locmemcache://")
+    env.setdefault("CELERY_BROKER_URL", "filesystem://")
     env.update(
         DJANGO_SETTINGS_MODULE="lmo.settings",
         SECRET_KEY=secrets.token_urlsafe(50),
         LMO_WEBHOOK_SECRETS="whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        LMO_ENV_FILE="/dev/null",
         **extra,
     )
     return env
