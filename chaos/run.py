@@ -392,13 +392,8 @@ class World:
 
 def expected_emails(since_event_id: int, license_ids: Iterable[int] | None = None) -> Counter:
     """One email per history row people are told about, written after `since_event_id`."""
-    from jobs.outbox import NOTIFY_KINDS
     from licenses.models import LicenseEvent
-
-    try:
-        from licenses.notifications import license_event_compose
-    except ImportError:
-        from jobs.notifications import license_event_compose
+    from licenses.notifications import NOTIFY_KINDS, license_event_compose
     events = LicenseEvent.objects.filter(pk__gt=since_event_id, kind__in=NOTIFY_KINDS)
     if license_ids is not None:
         events = events.filter(license_id__in=list(license_ids))
@@ -674,7 +669,7 @@ class Chaos:
         mark, since = self.sink.mark(), last_event_id()
         from lmo.celery import app
 
-        app.send_task("jobs.expire_licenses")
+        app.send_task("licenses.expire_licenses")
         wait_for(
             lambda: License.objects.filter(
                 pk__in=ids[:: max(1, count // 1000)], status="expired"
@@ -924,6 +919,8 @@ def main(argv: list[str] | None = None) -> int:
     chosen = args.scenarios or (SHORT if args.short else SCENARIOS)
 
     _harness_env()
+    # A stop (timeout, ^C from a wrapper) still runs the clean-up below.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     import logging
 
     for noisy in ("mail.log", "httpx", "axes", "celery"):

@@ -6,7 +6,7 @@ from django.contrib import admin
 from django.utils import timezone
 from django.utils.timesince import timesince
 
-from licenses.admin_paginator import EstimatedCountPaginator
+from core.paginator import EstimatedCountPaginator
 
 from .choices import OutboxStatus
 from .models import OutboxMessage, SweepRun

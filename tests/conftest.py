@@ -1,7 +1,6 @@
 import pytest
 from django.db import connection
 
-from packages.catalog import catalog_clear
 from tests.factories import PackageFactory, PackageVersionFactory, UserFactory
 
 
@@ -23,14 +22,6 @@ def _broker_not_paused():
     outbox_broker_resume()
     yield
     outbox_broker_resume()
-
-
-@pytest.fixture(autouse=True)
-def _fresh_catalog():
-    """Each test's packages are new rows: forget what earlier tests' events looked up."""
-    catalog_clear()
-    yield
-    catalog_clear()
 
 
 @pytest.fixture

@@ -12,11 +12,12 @@ from django.db import OperationalError, connection
 from django.utils import timezone
 
 from jobs import outbox
-from jobs.choices import OutboxStatus, OutboxTopic
+from jobs.choices import OutboxStatus
 from jobs.models import OutboxDelivery, OutboxMessage
 from jobs.outbox import LEASE, RERELAY_SENT_AFTER, outbox_process, outbox_relay_pending
 from licenses.choices import EventKind
 from licenses.models import License, LicenseEvent
+from licenses.notifications import NOTIFY_TASK
 from lmo.celery import app
 from tests.factories import make_license
 
@@ -34,7 +35,7 @@ def _batch_message(pkg, account, n=5) -> OutboxMessage:
     # The setup's own notifications are not what is tested here.
     OutboxMessage.objects.update(status=OutboxStatus.DONE)
     return OutboxMessage.objects.create(
-        topic=OutboxTopic.LICENSE_EVENT,
+        topic=NOTIFY_TASK,
         payload={"event_ids": [event.pk for event in events]},
         created_at=timezone.now(),
     )
