@@ -394,6 +394,7 @@ def expected_emails(since_event_id: int, license_ids: Iterable[int] | None = Non
     """One email per history row people are told about, written after `since_event_id`."""
     from licenses.models import LicenseEvent
     from licenses.notifications import NOTIFY_KINDS, license_event_compose
+
     events = LicenseEvent.objects.filter(pk__gt=since_event_id, kind__in=NOTIFY_KINDS)
     if license_ids is not None:
         events = events.filter(license_id__in=list(license_ids))
