@@ -88,6 +88,18 @@ def outbox_report() -> dict[str, Any]:
     }
 
 
+def clock_report() -> dict[str, Any]:
+    """Whether the rules run on real time, and if not, how far the clock is moved."""
+    from lmo import clock
+
+    offset = clock.offset()
+    return {
+        "simulated": clock.is_simulated(),
+        "offset_seconds": int(offset.total_seconds()),
+        "now": _iso(clock.now()),
+    }
+
+
 def health_report() -> tuple[bool, dict[str, Any]]:
     """(database up, report). Without a database the rest cannot be read, and is left out."""
     database = _probe(check_database)
@@ -96,6 +108,7 @@ def health_report() -> tuple[bool, dict[str, Any]]:
     if database["ok"]:
         report["last_sweep"] = last_sweep_report()
         report["outbox"] = outbox_report()
+        report["clock"] = clock_report()
     if not database["ok"]:
         report["status"] = "down"
     elif not broker["ok"]:

@@ -95,9 +95,7 @@ def outbox_enqueue_license_event(event: LicenseEvent) -> int | None:
     """Queue the notification for one history row, if its kind is one people hear about."""
     if event.kind not in NOTIFY_KINDS:
         return None
-    return outbox_enqueue(
-        topic=OutboxTopic.LICENSE_EVENT, payload=license_event_payload(event), now=event.at
-    )
+    return outbox_enqueue(topic=OutboxTopic.LICENSE_EVENT, payload=license_event_payload(event))
 
 
 def outbox_relay(*, message_ids: Sequence[int]) -> int:

@@ -149,7 +149,6 @@ def history_write_many(
         outbox_enqueue(
             topic=OutboxTopic.LICENSE_EVENT,
             payload={"event_ids": event_ids, "kind": kind},
-            now=at,
         )
 
 
@@ -196,7 +195,7 @@ def licenses_expire_due(
     count, batches = _run_batches(
         lambda: _expire_batch(now=now, sources=sources, batch_size=batch_size)
     )
-    SweepRun.objects.filter(started_at__lt=now - SWEEP_RUN_RETENTION).delete()
+    SweepRun.objects.filter(started_at__lt=timezone.now() - SWEEP_RUN_RETENTION).delete()
     return _finish(run, count=count, batches=batches)
 
 

@@ -26,6 +26,7 @@ from features.choices import DataType, Direction
 from features.exceptions import FeatureError
 from features.models import FeatureParameterValue
 from leads.models import Account, Lead
+from lmo import clock
 from lmo.salesforce_ids import ORG_PREFIX, try_normalize
 from packages.models import PackageVersion, seats_display
 
@@ -53,7 +54,7 @@ def status_badge(status: str, label: str | None = None) -> str:
 def expiry_display(expires_at: dt.datetime | None, now: dt.datetime | None = None) -> str:
     if expires_at is None:
         return format_html('<span class="lmo-muted">{}</span>', "Does not expire")
-    now = now or timezone.now()
+    now = now or clock.now()
     days = (expires_at - now).days
     if expires_at <= now:
         note, css = f"{-days} days ago" if days < 0 else "today", "lmo-late"
@@ -120,7 +121,7 @@ class ExpiringFilter(admin.SimpleListFilter):
 
     def queryset(self, request, queryset):
         if self.value() in ("7", "30"):
-            now = timezone.now()
+            now = clock.now()
             return queryset.filter(
                 status__in=EXPIRING_STATUSES,
                 expires_at__gt=now,

@@ -15,8 +15,8 @@ from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models, transaction
 from django.db.models import Q
-from django.utils import timezone
 
+from lmo import clock
 from lmo.salesforce_ids import ORG_PREFIX, SalesforceIdField, try_normalize
 from packages.choices import MAX_SEATS, SITE_LICENSE
 from packages.models import seats_display, validate_seats
@@ -247,16 +247,16 @@ class License(models.Model):
 
     def access_allowed(self, now: datetime | None = None) -> bool:
         """What a managed package asks: may this org use the package right now?"""
-        return access_allowed(self.status, self.expires_at, now or timezone.now())
+        return access_allowed(self.status, self.expires_at, now or clock.now())
 
     def access_code(self, now: datetime | None = None) -> str:
         """ACTIVE / TRIAL / EXPIRED / SUSPENDED / UNINSTALLED as the subscriber sees it."""
-        return access_code(self.status, self.expires_at, now or timezone.now())
+        return access_code(self.status, self.expires_at, now or clock.now())
 
     def days_left(self, now: datetime | None = None) -> int | None:
         if self.expires_at is None:
             return None
-        now = now or timezone.now()
+        now = now or clock.now()
         return (self.expires_at - now).days
 
     def allowed_targets(self) -> frozenset[str]:
@@ -292,7 +292,7 @@ class License(models.Model):
         actor, user = _actor(by)
         event = LicenseEvent.objects.create(
             license=self,
-            at=at or timezone.now(),
+            at=at or clock.now(),
             actor=actor,
             actor_user=user,
             kind=kind,
@@ -365,7 +365,7 @@ class License(models.Model):
         """The customer bought: trial, expired or suspended becomes active."""
         self._lock()
         self.ensure_editable("activate")
-        now = now or timezone.now()
+        now = now or clock.now()
         if not is_allowed(self.status, LicenseStatus.ACTIVE):
             raise self._refuse(LicenseStatus.ACTIVE)
         if seats is not None:
@@ -409,7 +409,7 @@ class License(models.Model):
         """Lift a suspension: back to the status before it, or expired if its end passed."""
         self._lock()
         self.ensure_editable("reinstate")
-        now = now or timezone.now()
+        now = now or clock.now()
         if self.status != LicenseStatus.SUSPENDED:
             raise InvalidTransition(
                 self.status,
@@ -442,7 +442,7 @@ class License(models.Model):
         """Move a trial's end (or reopen an expired trial), never past 90 days from its start."""
         self._lock()
         self.ensure_editable("extend the trial")
-        now = now or timezone.now()
+        now = now or clock.now()
         if self.status == LicenseStatus.EXPIRED and self.was_bought:
             raise self._refuse(
                 LicenseStatus.TRIAL, "a license that was bought cannot become a trial again"
@@ -474,7 +474,7 @@ class License(models.Model):
         """The trial or contract ended: only once expires_at has passed."""
         self._lock()
         self.ensure_editable("expire")
-        now = now or timezone.now()
+        now = now or clock.now()
         if self.status not in EXPIRING_STATUSES:
             raise self._refuse(LicenseStatus.EXPIRED)
         if self.expires_at is None or self.expires_at > now:

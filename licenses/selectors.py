@@ -9,8 +9,8 @@ from typing import Any
 from django.core.cache import cache
 from django.db.models import Count, Q, Sum
 from django.db.models.functions import TruncMonth
-from django.utils import timezone
 
+from lmo import clock
 from packages.choices import SITE_LICENSE
 from packages.models import Package
 
@@ -78,7 +78,7 @@ def dashboard_compute(
     *, package: Package | None = None, now: dt.datetime | None = None
 ) -> Dashboard:
     """Aggregate licenses for the dashboard: 6 queries whatever the number of licenses."""
-    now = now or timezone.now()
+    now = now or clock.now()
     licenses = License.objects.all()
     if package is not None:
         licenses = licenses.filter(package=package)

@@ -7,12 +7,12 @@ import datetime as dt
 import random
 
 from django.db import transaction
-from django.utils import timezone
 
 from features.choices import DataType, Direction
 from features.services import feature_parameter_create
 from leads.models import Account
 from licenses.models import License
+from lmo import clock
 from lmo.salesforce_ids import normalize_salesforce_id
 from packages.models import Package, PackageVersion
 from subscribers.serializers import parse_event
@@ -83,7 +83,7 @@ def load_demo_data(*, orgs: int = 150, seed: int = 7, months: int = 5) -> int:
     if Package.objects.filter(namespace="fsp").exists():
         return 0
     rng = random.Random(seed)
-    now = timezone.now()
+    now = clock.now()
     simulated = []
     for spec in DEMO_PACKAGES:
         package = Package.objects.create(

@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "subscribers",
     "jobs",
     "staff",
+    "clock",
 ]
 
 MIDDLEWARE = [
@@ -56,6 +57,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "clock.middleware.ClockMiddleware",
 ]
 
 ROOT_URLCONF = "lmo.urls"
@@ -188,6 +190,21 @@ LMO_WEBHOOK_MAX_BODY_BYTES = 64 * 1024
 LMO_LICENSE_CHECK_CACHE_SECONDS = env.int("LMO_LICENSE_CHECK_CACHE_SECONDS", default=300)
 # Serves the baseline views bench/bench_subscribers.py compares against; off in production.
 LMO_BENCH_VIEWS = env.bool("LMO_BENCH_VIEWS", default=False)
+
+# --- The clock ------------------------------------------------------------------------------
+# Lets the back office move time (lmo.clock.now() = real time + a stored offset) to watch
+# trials, grace periods and overrides end. Never on a production LMO by accident.
+LMO_SIMULATED_CLOCK = env.bool("LMO_SIMULATED_CLOCK", default=False)
+if (
+    LMO_SIMULATED_CLOCK
+    and not DEBUG
+    and not env.bool("LMO_ALLOW_SIMULATED_CLOCK_IN_PRODUCTION", default=False)
+):
+    raise ImproperlyConfigured(
+        "LMO_SIMULATED_CLOCK is on with DEBUG off: a moved clock would expire real customers' "
+        "licenses. Turn it off, or set LMO_ALLOW_SIMULATED_CLOCK_IN_PRODUCTION=1 for a "
+        "demonstration back office."
+    )
 
 # --- Celery -----------------------------------------------------------------------------------
 BROKER_DIR = BASE_DIR / "var" / "broker"

@@ -23,12 +23,12 @@ from typing import Any, NoReturn
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import EmailValidator, ProhibitNullCharactersValidator
-from django.utils import timezone
 from rest_framework import serializers
 from rest_framework.validators import ProhibitSurrogateCharactersValidator
 
 from licenses.choices import OrgType
 from licenses.services import OrgDetails
+from lmo import clock
 from lmo.salesforce_ids import (
     ORG_PREFIX,
     PACKAGE_PREFIX,
@@ -329,7 +329,7 @@ def _normalize_version_number(value: str) -> str:
 
 
 def _not_in_future(value: dt.datetime) -> dt.datetime:
-    if value > timezone.now() + MAX_CLOCK_SKEW:
+    if value > clock.now() + MAX_CLOCK_SKEW:
         _fail("Lies in the future.")
     return value
 

@@ -11,7 +11,6 @@ from django.core.cache import cache
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.negotiation import BaseContentNegotiation
@@ -20,6 +19,7 @@ from rest_framework.views import APIView
 from licenses.cache import license_check_cache_key
 from licenses.exceptions import LicenseError
 from licenses.models import access_allowed, access_code
+from lmo import clock
 from lmo.api.exceptions import django_validation_fields, error_body
 from lmo.salesforce_ids import ORG_PREFIX, PACKAGE_PREFIX, try_normalize
 from packages.models import SubscriberApiKey
@@ -394,7 +394,7 @@ class LicenseCheckView(SubscriberAPIView):
 def _license_answer(payload: dict) -> dict:
     # Access depends on the clock, so it is decided now and never cached.
     status, expires_at = payload["status"], payload["expires_at"]
-    now = timezone.now()
+    now = clock.now()
     return {
         "org_id": payload["org_id"],
         "package_id": payload["package_id"],

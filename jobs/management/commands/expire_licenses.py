@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
-from django.utils import timezone
 
 from jobs.services import DEFAULT_BATCH_SIZE, licenses_due_for_expiry, licenses_expire_due
+from lmo import clock
 
 
 class Command(BaseCommand):
@@ -23,7 +23,7 @@ class Command(BaseCommand):
     def handle(self, *args, dry_run: bool, batch_size: int, **options) -> None:
         if batch_size < 1:
             raise CommandError("--batch-size must be at least 1.")
-        now = timezone.now()
+        now = clock.now()
         result = licenses_expire_due(now=now, batch_size=batch_size, dry_run=dry_run)
         if not dry_run:
             self.stdout.write(
