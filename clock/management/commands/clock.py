@@ -31,30 +31,29 @@ class Command(BaseCommand):
         sub.add_parser("reset", help="Back to real time.")
 
     def handle(self, *args, verb: str, **options) -> None:
+        change = None
         try:
             if verb == "advance":
-                clock_advance(
+                change = clock_advance(
                     by="system",
                     delta=parse_duration(options["duration"]),
                     note=f"manage.py clock advance {options['duration']}",
                 )
             elif verb == "set":
-                clock_set(
+                change = clock_set(
                     by="system",
                     to=parse_instant(options["instant"]),
                     note=f"manage.py clock set {options['instant']}",
                 )
             elif verb == "reset":
-                clock_reset(by="system", note="manage.py clock reset")
+                change = clock_reset(by="system", note="manage.py clock reset")
         except ClockError as exc:
             raise CommandError(exc.message) from exc
-        lmo_clock.forget_offset()
-        self._show()
-
-    def _show(self) -> None:
-        offset = lmo_clock.offset()
+        # What was just written, not a cached read that its commit has yet to refresh.
+        offset = change.offset if change is not None else lmo_clock.offset()
+        real = timezone.now()
         state = "on" if lmo_clock.simulated_clock_enabled() else "off (LMO_SIMULATED_CLOCK)"
         self.stdout.write(f"simulated clock: {state}")
-        self.stdout.write(f"now:       {lmo_clock.now().isoformat(timespec='seconds')}")
-        self.stdout.write(f"real time: {timezone.now().isoformat(timespec='seconds')}")
+        self.stdout.write(f"now:       {(real + offset).isoformat(timespec='seconds')}")
+        self.stdout.write(f"real time: {real.isoformat(timespec='seconds')}")
         self.stdout.write(f"offset:    {format_offset(offset)} ({int(offset.total_seconds())} s)")
