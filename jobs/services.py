@@ -56,8 +56,8 @@ def expiry_source_statuses() -> tuple[str, ...]:
 
 
 def licenses_due_for_expiry(*, now: datetime) -> QuerySet[License]:
-    """Licenses the sweep would expire at `now` (served by the status+expiry index)."""
-    return License.objects.filter(status__in=expiry_source_statuses(), expires_at__lte=now)
+    """Licenses the sweep would expire at `now`: past their end and their package's grace."""
+    return License.objects.filter(status__in=expiry_source_statuses()).due_for_expiry(now)
 
 
 def licenses_expiring_soon(
@@ -152,20 +152,16 @@ def history_write_many(
         )
 
 
-def _expire_batch(*, now: datetime, sources: tuple[str, ...], batch_size: int) -> int:
+def _expire_batch(*, now: datetime, due: QuerySet[License], batch_size: int) -> int:
     with transaction.atomic():
-        rows = _lock_batch(
-            License.objects.filter(status__in=sources, expires_at__lte=now),
-            ("pk", "status", "package_id", "org_id"),
-            batch_size,
-        )
+        rows = _lock_batch(due, ("pk", "status", "package_id", "org_id"), batch_size)
         if not rows:
             return 0
         ids = [row[0] for row in rows]
         # The conditions again, so a row that is no longer due is never touched.
-        updated = License.objects.filter(
-            pk__in=ids, status__in=sources, expires_at__lte=now
-        ).update(status=LicenseStatus.EXPIRED, updated_at=timezone.now())
+        updated = due.filter(pk__in=ids).update(
+            status=LicenseStatus.EXPIRED, updated_at=timezone.now()
+        )
         if updated != len(ids):
             raise SweepConflict(f"{len(ids)} licenses locked, {updated} updated")
         # The same history row License.expire() writes, one per license.
@@ -192,9 +188,9 @@ def licenses_expire_due(
     )
     if dry_run:
         return _finish(run, count=licenses_due_for_expiry(now=now).count(), batches=0)
-    count, batches = _run_batches(
-        lambda: _expire_batch(now=now, sources=sources, batch_size=batch_size)
-    )
+    # Built once per run: it reads the packages' grace lengths.
+    due = License.objects.filter(status__in=sources).due_for_expiry(now)
+    count, batches = _run_batches(lambda: _expire_batch(now=now, due=due, batch_size=batch_size))
     SweepRun.objects.filter(started_at__lt=timezone.now() - SWEEP_RUN_RETENTION).delete()
     return _finish(run, count=count, batches=batches)
 
@@ -235,6 +231,70 @@ def licenses_notify_expiring_soon(
         lambda: _expiring_soon_batch(now=now, within=within, batch_size=batch_size)
     )
     return _finish(run, count=count, batches=batches)
+
+
+def licenses_in_grace_unnoted(*, now: datetime) -> QuerySet[License]:
+    """Licenses in their grace period whose entering it is not in their history yet."""
+    return License.objects.in_grace(now).filter(grace_noted_at__isnull=True)
+
+
+def _grace_batch(*, now: datetime, unnoted: QuerySet[License], batch_size: int) -> int:
+    from packages.models import Package
+
+    with transaction.atomic():
+        rows = _lock_batch(
+            unnoted, ("pk", "status", "expires_at", "package_id", "org_id"), batch_size
+        )
+        if not rows:
+            return 0
+        ids = [row[0] for row in rows]
+        updated = unnoted.filter(pk__in=ids).update(grace_noted_at=now, updated_at=timezone.now())
+        if updated != len(ids):
+            raise SweepConflict(f"{len(ids)} licenses locked, {updated} updated")
+        grace = dict(
+            Package.objects.filter(pk__in={row[3] for row in rows}).values_list("pk", "grace_days")
+        )
+        history_write_many(
+            kind=EventKind.GRACE_STARTED,
+            at=now,
+            rows=[
+                (
+                    pk,
+                    {"status": status, "expires_at": expires_at},
+                    {"grace_ends_at": expires_at + timedelta(days=grace[package_pk])},
+                )
+                for pk, status, expires_at, package_pk, _ in rows
+            ],
+        )
+        _invalidate_after_commit([(package_pk, org_id) for *_, package_pk, org_id in rows])
+    return len(ids)
+
+
+def licenses_note_grace(*, now: datetime, batch_size: int = DEFAULT_BATCH_SIZE) -> SweepResult:
+    """Record one grace_started row for each trial or active license that has entered its
+    package's grace period, once per end date (even with two sweeps at once)."""
+    run = SweepRun.objects.create(job=SweepJob.NOTE_GRACE, started_at=timezone.now())
+    unnoted = licenses_in_grace_unnoted(now=now)
+    count, batches = _run_batches(
+        lambda: _grace_batch(now=now, unnoted=unnoted, batch_size=batch_size)
+    )
+    return _finish(run, count=count, batches=batches)
+
+
+def overrides_end_due(*, now: datetime) -> SweepResult:
+    """End every feature override whose time has come (features owns what ending means)."""
+    from features.services import feature_overrides_end_due
+
+    run = SweepRun.objects.create(job=SweepJob.END_OVERRIDES, started_at=timezone.now())
+    return _finish(run, count=feature_overrides_end_due(now=now), batches=1)
+
+
+def sweep_due(*, now: datetime) -> SweepResult:
+    """What the scheduled sweep does at `now`: record licenses entering grace, end lapsed
+    feature overrides, then expire what is past its end and grace. Returns the expiry run."""
+    licenses_note_grace(now=now)
+    overrides_end_due(now=now)
+    return licenses_expire_due(now=now)
 
 
 def sweep_last_run(job: str = SweepJob.EXPIRE_LICENSES) -> SweepRun | None:

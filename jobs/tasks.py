@@ -19,7 +19,7 @@ from lmo import clock
 
 from .outbox import MAX_ATTEMPTS, OutboxDeliveryError, outbox_process, outbox_prune
 from .outbox import outbox_relay_pending as _outbox_relay_pending
-from .services import SweepConflict, licenses_expire_due, licenses_notify_expiring_soon
+from .services import SweepConflict, licenses_notify_expiring_soon, sweep_due
 
 logger = logging.getLogger(__name__)
 
@@ -68,8 +68,9 @@ LONGEST_COUNTDOWN = max(
 
 @shared_task(name="jobs.expire_licenses", **SWEEP_OPTIONS)
 def expire_licenses() -> int:
-    """Expire every trial and active license that is due (beat, every few minutes)."""
-    return licenses_expire_due(now=clock.now()).count
+    """Note licenses entering grace, end lapsed feature overrides, and expire every trial
+    and active license past its end and grace (beat, every few minutes)."""
+    return sweep_due(now=clock.now()).count
 
 
 @shared_task(name="jobs.notify_expiring_soon", **SWEEP_OPTIONS)

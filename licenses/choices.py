@@ -83,6 +83,10 @@ class EventKind(models.TextChoices):
     USAGE_REPORTED = "usage_reported", "Usage reported"
     UNINSTALLED = "uninstalled", "Uninstalled"
     EXPIRING_SOON = "expiring_soon", "Expiring soon"
+    GRACE_STARTED = "grace_started", "Grace period started"
+    RENEWED = "renewed", "Renewed"
 
 
 TRIAL_MAX_DAYS = 90
+# What the license check answers for a trial or active license past its end, within grace.
+GRACE_CODE = "GRACE"

@@ -7,6 +7,8 @@ and writes exactly one LicenseEvent.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +26,7 @@ from packages.models import seats_display, validate_seats
 from .choices import (
     ALLOWED_TRANSITIONS,
     EXPIRING_STATUSES,
+    GRACE_CODE,
     TRIAL_MAX_DAYS,
     Actor,
     EventKind,
@@ -72,8 +75,21 @@ class LicenseQuerySet(models.QuerySet):
         return self.exclude(status=LicenseStatus.UNINSTALLED)
 
     def due_for_expiry(self, now: datetime) -> LicenseQuerySet:
-        """Trials and active licenses whose end has come (served by the status+expiry index)."""
-        return self.filter(status__in=EXPIRING_STATUSES, expires_at__lte=now)
+        """Trials and active licenses whose end, and their package's grace after it, has
+        passed (served by the status+expiry index, one range per grace length in use)."""
+        return self.filter(status__in=EXPIRING_STATUSES).filter(
+            _grace_windows_q(now, lambda grace: Q(expires_at__lte=now - grace))
+        )
+
+    def in_grace(self, now: datetime) -> LicenseQuerySet:
+        """Trials and active licenses past their end but within their package's grace."""
+        return self.filter(status__in=EXPIRING_STATUSES).filter(
+            _grace_windows_q(
+                now,
+                lambda grace: Q(expires_at__lte=now, expires_at__gt=now - grace),
+                skip_zero=True,
+            )
+        )
 
     def visible_to(self, user) -> LicenseQuerySet:
         """License data is private: only users whose role may view licenses see any."""
@@ -82,21 +98,70 @@ class LicenseQuerySet(models.QuerySet):
         return self.none()
 
 
-def access_allowed(status: str, expires_at: datetime | None, now: datetime) -> bool:
-    """May an org whose license has this status and end use the package at `now`? (Also
-    for the license check, which answers from its cached columns without a License.)"""
-    if status == LicenseStatus.ACTIVE:
-        return expires_at is None or expires_at > now
-    if status == LicenseStatus.TRIAL:
-        return expires_at is not None and expires_at > now
-    return False
+def _grace_windows_q(
+    now: datetime, window: Callable[[timedelta], Q], *, skip_zero: bool = False
+) -> Q:
+    """OR of `window(grace)` for each grace length packages use, limited to those packages
+    (no join: the package ids are literals, and a single length needs no package filter)."""
+    from packages.models import Package
+
+    by_grace: dict[int, list[int]] = {}
+    for pk, days in Package.objects.values_list("pk", "grace_days"):
+        by_grace.setdefault(days, []).append(pk)
+    if skip_zero:
+        by_grace.pop(0, None)
+    if not by_grace:
+        return Q(pk__in=[]) if skip_zero else window(timedelta(0))
+    if len(by_grace) == 1 and not skip_zero:
+        return window(timedelta(days=next(iter(by_grace))))
+    condition = Q(pk__in=[])
+    for days, package_pks in sorted(by_grace.items()):
+        condition |= Q(package_id__in=package_pks) & window(timedelta(days=days))
+    return condition
 
 
-def access_code(status: str, expires_at: datetime | None, now: datetime) -> str:
-    """ACTIVE / TRIAL / EXPIRED / SUSPENDED / UNINSTALLED as the subscriber sees it."""
-    if status in EXPIRING_STATUSES and not access_allowed(status, expires_at, now):
-        return LicenseStatus.EXPIRED.upper()
-    return status.upper()
+@dataclass(frozen=True)
+class Access:
+    """The license check's verdict at one instant: may the org run the package, the code the
+    managed package sees, and when its grace ends if it is in grace."""
+
+    allowed: bool
+    code: str
+    grace_ends_at: datetime | None = None
+
+
+def license_access(
+    status: str, expires_at: datetime | None, now: datetime, *, grace_days: int = 0
+) -> Access:
+    """The one rule for access: trials and active licenses run until their end, then for
+    their package's grace days (code GRACE); every other status is refused. The license
+    check answers from its cached columns with this, without loading a License."""
+    if status not in EXPIRING_STATUSES:
+        return Access(False, status.upper())
+    if expires_at is None:
+        if status == LicenseStatus.ACTIVE:
+            return Access(True, status.upper())
+        return Access(False, LicenseStatus.EXPIRED.upper())
+    if expires_at > now:
+        return Access(True, status.upper())
+    grace_ends_at = expires_at + timedelta(days=grace_days)
+    if grace_ends_at > now:
+        return Access(True, GRACE_CODE, grace_ends_at)
+    return Access(False, LicenseStatus.EXPIRED.upper())
+
+
+def access_allowed(
+    status: str, expires_at: datetime | None, now: datetime, *, grace_days: int = 0
+) -> bool:
+    """May an org whose license has this status and end use the package at `now`?"""
+    return license_access(status, expires_at, now, grace_days=grace_days).allowed
+
+
+def access_code(
+    status: str, expires_at: datetime | None, now: datetime, *, grace_days: int = 0
+) -> str:
+    """ACTIVE / TRIAL / GRACE / EXPIRED / SUSPENDED / UNINSTALLED as the subscriber sees it."""
+    return license_access(status, expires_at, now, grace_days=grace_days).code
 
 
 class License(models.Model):
@@ -164,6 +229,13 @@ class License(models.Model):
         null=True, blank=True, editable=False, help_text="Newest subscriber event applied."
     )
     expiring_soon_notified_at = models.DateTimeField(null=True, blank=True, editable=False)
+    grace_noted_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="When the sweep recorded that this license entered its grace period; "
+        "cleared when its end moves.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -245,13 +317,28 @@ class License(models.Model):
             return None
         return self.trial_started_at + timedelta(days=TRIAL_MAX_DAYS)
 
+    @property
+    def grace_ends_at(self) -> datetime | None:
+        """End plus the package's grace, for trials and active licenses that end."""
+        if self.status not in EXPIRING_STATUSES or self.expires_at is None:
+            return None
+        return self.expires_at + self.package.grace
+
+    def access(self, now: datetime | None = None) -> Access:
+        return license_access(
+            self.status, self.expires_at, now or clock.now(), grace_days=self.package.grace_days
+        )
+
     def access_allowed(self, now: datetime | None = None) -> bool:
         """What a managed package asks: may this org use the package right now?"""
-        return access_allowed(self.status, self.expires_at, now or clock.now())
+        return self.access(now).allowed
 
     def access_code(self, now: datetime | None = None) -> str:
-        """ACTIVE / TRIAL / EXPIRED / SUSPENDED / UNINSTALLED as the subscriber sees it."""
-        return access_code(self.status, self.expires_at, now or clock.now())
+        """ACTIVE / TRIAL / GRACE / EXPIRED / SUSPENDED / UNINSTALLED as the subscriber sees."""
+        return self.access(now).code
+
+    def in_grace(self, now: datetime | None = None) -> bool:
+        return self.access(now).code == GRACE_CODE
 
     def days_left(self, now: datetime | None = None) -> int | None:
         if self.expires_at is None:
@@ -317,11 +404,15 @@ class License(models.Model):
         quiet_changes: dict[str, Any] | None = None,
     ) -> LicenseEvent:
         """Save the changed fields and write one history row with their old and new values."""
+        quiet_changes = dict(quiet_changes or {})
+        if "expires_at" in changes and changes["expires_at"] != self.expires_at:
+            # A new end: a later grace period is a new one, recorded again.
+            quiet_changes["grace_noted_at"] = None
         before = {field: self._event_value(field) for field in changes}
-        for field, value in {**changes, **(quiet_changes or {})}.items():
+        for field, value in {**changes, **quiet_changes}.items():
             setattr(self, field, value)
         after = {field: self._event_value(field) for field in changes}
-        self.save(update_fields=[*changes, *(quiet_changes or {}), "updated_at"])
+        self.save(update_fields=[*changes, *quiet_changes, "updated_at"])
         return self.record_event(
             kind,
             by=by,
@@ -420,7 +511,11 @@ class License(models.Model):
         target = self.status_before_suspension or (
             LicenseStatus.TRIAL if self.is_trial_life else LicenseStatus.ACTIVE
         )
-        if target in EXPIRING_STATUSES and self.expires_at is not None and self.expires_at <= now:
+        if (
+            target in EXPIRING_STATUSES
+            and self.expires_at is not None
+            and self.expires_at + self.package.grace <= now
+        ):
             target = LicenseStatus.EXPIRED
         return self._apply(
             EventKind.STATUS_CHANGED,
@@ -477,9 +572,13 @@ class License(models.Model):
         now = now or clock.now()
         if self.status not in EXPIRING_STATUSES:
             raise self._refuse(LicenseStatus.EXPIRED)
-        if self.expires_at is None or self.expires_at > now:
+        if self.expires_at is None or self.grace_ends_at > now:
             when = self.expires_at.isoformat() if self.expires_at else "never"
-            raise self._refuse(LicenseStatus.EXPIRED, f"it is not due (expires {when})")
+            if self.expires_at is not None and self.expires_at <= now:
+                reason = f"it is in its grace period until {self.grace_ends_at.isoformat()}"
+            else:
+                reason = f"it is not due (expires {when})"
+            raise self._refuse(LicenseStatus.EXPIRED, reason)
         return self._apply(
             EventKind.STATUS_CHANGED, {"status": LicenseStatus.EXPIRED}, by=by, at=now
         )

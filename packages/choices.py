@@ -9,3 +9,4 @@ class DefaultLicenseStatus(models.TextChoices):
 SITE_LICENSE = -1
 MAX_SEATS = 99_000_000
 MAX_TRIAL_DAYS = 90
+MAX_GRACE_DAYS = 30

@@ -18,7 +18,7 @@ from rest_framework.views import APIView
 
 from licenses.cache import license_check_cache_key
 from licenses.exceptions import LicenseError
-from licenses.models import access_allowed, access_code
+from licenses.models import license_access
 from lmo import clock
 from lmo.api.exceptions import django_validation_fields, error_body
 from lmo.salesforce_ids import ORG_PREFIX, PACKAGE_PREFIX, try_normalize
@@ -286,7 +286,9 @@ _CHECK_EXAMPLE = {
     "used_licenses": 4,
     "expires_at": "2026-12-28T10:15:00Z",
     "version_number": "1.4.0",
-    "features": {"Premium_Scheduling": False, "Max_Technicians": 25},
+    "features": {"Premium_Scheduling": True, "Max_Technicians": 25},
+    "overrides": {"Premium_Scheduling": {"until": "2026-12-14T09:00:00Z"}},
+    "grace_ends_at": None,
 }
 
 
@@ -301,8 +303,11 @@ class LicenseCheckView(SubscriberAPIView):
         description=(
             "Authenticated with the package's subscriber API key (`Authorization: Bearer "
             "lmo_sk_...`). A key only reads its own package's licenses: any other package id "
-            "answers 404, like an org without a license. `access` is computed at request time; "
-            "`features` holds the LMO-to-subscriber parameters only."
+            "answers 404, like an org without a license. `access` is computed at request time: "
+            "a trial or active license past its end but within its package's grace period "
+            "answers `access: true`, `code: GRACE` and `grace_ends_at`. `features` holds the "
+            "LMO-to-subscriber parameters only; `overrides` names those set until a time, "
+            "which return to their previous value when it passes."
         ),
         tags=["subscriber"],
         auth=[],
@@ -391,19 +396,25 @@ class LicenseCheckView(SubscriberAPIView):
         return JsonResponse(_license_answer(payload))
 
 
+def _iso(value) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value else None
+
+
 def _license_answer(payload: dict) -> dict:
     # Access depends on the clock, so it is decided now and never cached.
     status, expires_at = payload["status"], payload["expires_at"]
-    now = clock.now()
+    access = license_access(status, expires_at, clock.now(), grace_days=payload["grace_days"])
     return {
         "org_id": payload["org_id"],
         "package_id": payload["package_id"],
         "status": status,
-        "access": access_allowed(status, expires_at, now),
-        "code": access_code(status, expires_at, now),
+        "access": access.allowed,
+        "code": access.code,
+        "grace_ends_at": _iso(access.grace_ends_at),
         "seats": payload["seats"],
         "used_licenses": payload["used_licenses"],
-        "expires_at": expires_at.isoformat().replace("+00:00", "Z") if expires_at else None,
+        "expires_at": _iso(expires_at),
         "version_number": payload["version_number"],
         "features": payload["features"],
+        "overrides": {name: {"until": _iso(until)} for name, until in payload["overrides"].items()},
     }
