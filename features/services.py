@@ -178,7 +178,7 @@ def feature_value_set(
                 by=by if by is not None else Actor.SYSTEM,
                 before={parameter.developer_name: to_json(typed)},
                 after={parameter.developer_name: to_json(typed)},
-                reason=_joined("override ended: the value was set directly", reason),
+                reason=_joined("override replaced by a value set directly", reason),
             )
         return False
     before = row.value
@@ -186,7 +186,7 @@ def feature_value_set(
     row.updated_by = by if not isinstance(by, str) and by is not None else None
     row.save()
     if running is not None:
-        reason = _joined("override ended: the value was set directly", reason)
+        reason = _joined("override replaced by a value set directly", reason)
     license.record_event(
         EventKind.FEATURE_CHANGED,
         by=by if by is not None else Actor.SYSTEM,

@@ -59,6 +59,16 @@ ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
 }
 
 
+# A renewal adds a term to a license that was bought: an active one keeps its status, an
+# expired one moves to active (a move the table above must allow).
+RENEWABLE_STATUSES = frozenset({LicenseStatus.ACTIVE, LicenseStatus.EXPIRED})
+RENEWAL_RULE = (
+    "The new term starts at the old end if it has not passed yet, otherwise now; "
+    "an expired license becomes active again."
+)
+MAX_RENEWAL_DAYS = 3660
+
+
 def is_allowed(current: str, target: str) -> bool:
     return target in ALLOWED_TRANSITIONS.get(current, frozenset())
 

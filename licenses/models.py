@@ -27,6 +27,8 @@ from .choices import (
     ALLOWED_TRANSITIONS,
     EXPIRING_STATUSES,
     GRACE_CODE,
+    MAX_RENEWAL_DAYS,
+    RENEWABLE_STATUSES,
     TRIAL_MAX_DAYS,
     Actor,
     EventKind,
@@ -148,6 +150,14 @@ def license_access(
     if grace_ends_at > now:
         return Access(True, GRACE_CODE, grace_ends_at)
     return Access(False, LicenseStatus.EXPIRED.upper())
+
+
+def renewal_term_start(expires_at: datetime | None, now: datetime) -> datetime:
+    """Where a renewal's new term starts (RENEWAL_RULE): the old end if it has not passed,
+    otherwise now, so a late renewal never pays for days already lost."""
+    if expires_at is not None and expires_at > now:
+        return expires_at
+    return now
 
 
 def access_allowed(
@@ -581,6 +591,54 @@ class License(models.Model):
             raise self._refuse(LicenseStatus.EXPIRED, reason)
         return self._apply(
             EventKind.STATUS_CHANGED, {"status": LicenseStatus.EXPIRED}, by=by, at=now
+        )
+
+    @transaction.atomic
+    def renew(
+        self,
+        *,
+        by: ActorLike,
+        days: int | None = None,
+        reason: str = "",
+        now: datetime | None = None,
+    ) -> LicenseEvent:
+        """Add a term (`days`, else the package's license_days) to a license that was
+        bought; RENEWAL_RULE says where it starts. An expired license becomes active."""
+        self._lock()
+        self.ensure_editable("renew")
+        now = now or clock.now()
+        if self.status == LicenseStatus.TRIAL or (
+            self.status == LicenseStatus.EXPIRED and not self.was_bought
+        ):
+            raise self._refuse(
+                LicenseStatus.ACTIVE, "a trial cannot be renewed; activate it instead"
+            )
+        target = LicenseStatus.ACTIVE
+        if self.status not in RENEWABLE_STATUSES or (
+            self.status != target and not is_allowed(self.status, target)
+        ):
+            raise self._refuse(target, "only an active or expired license can be renewed")
+        if self.expires_at is None and self.status == LicenseStatus.ACTIVE:
+            raise self._refuse(target, "it does not expire, so there is no term to renew")
+        term = days if days is not None else self.package.license_days
+        if term is None:
+            raise ValidationError(
+                {"days": f"Give the term in days: {self.package.name} has no license_days."},
+                code="term_required",
+            )
+        if not 1 <= term <= MAX_RENEWAL_DAYS:
+            raise ValidationError(
+                {"days": f"A term is 1 to {MAX_RENEWAL_DAYS} days; got {term}."},
+                code="term_out_of_range",
+            )
+        start = renewal_term_start(self.expires_at, now)
+        changes: dict[str, Any] = {"status": target, "expires_at": start + timedelta(days=term)}
+        return self._apply(
+            EventKind.RENEWED,
+            changes,
+            by=by,
+            reason=reason or f"renewed for {term} days from {start.isoformat()}",
+            quiet_changes={"status_before_suspension": ""},
         )
 
     @transaction.atomic
