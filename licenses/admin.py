@@ -24,7 +24,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 
 from features.choices import DataType, Direction
 from features.exceptions import FeatureError
-from features.models import FeatureParameterValue
+from features.models import FeatureOverride, FeatureParameterValue
 from leads.models import Account, Lead
 from lmo import clock
 from lmo.salesforce_ids import ORG_PREFIX, try_normalize
@@ -130,6 +130,22 @@ class ExpiringFilter(admin.SimpleListFilter):
         return queryset
 
 
+class GraceFilter(admin.SimpleListFilter):
+    """Trials and active licenses past their end but within their package's grace: the
+    customers still running who will be cut off unless someone acts."""
+
+    title = "grace"
+    parameter_name = "grace"
+
+    def lookups(self, request, model_admin):
+        return [("in", "in grace")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "in":
+            return queryset.in_grace(clock.now())
+        return queryset
+
+
 def _feature_field(value: FeatureParameterValue) -> forms.Field:
     parameter = value.parameter
     label = f"{parameter.label} ({parameter.developer_name})"
@@ -160,6 +176,13 @@ def feature_values_form(values: list[FeatureParameterValue], data=None) -> forms
     for value in values:
         form.fields[f"param_{value.parameter_id}"] = _feature_field(value)
         form.initial[f"param_{value.parameter_id}"] = _initial(value)
+    form.fields["until"] = forms.DateTimeField(
+        required=False,
+        label="Until (UTC, optional)",
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        help_text="Set: the values changed here hold until then, and the sweep puts back "
+        "what they replaced (a pilot). Empty: they stay.",
+    )
     form.fields["reason"] = forms.CharField(
         required=False, max_length=500, label="Reason (written to history)"
     )
@@ -188,6 +211,7 @@ class LicenseAdmin(admin.ModelAdmin):
         VersionFilter,
         ("is_sandbox", admin.BooleanFieldListFilter),
         ExpiringFilter,
+        GraceFilter,
     )
     # Only indexed columns sort: anything else would sort a million rows per page.
     sortable_by = ("license_name", "org", "installed")
@@ -227,6 +251,13 @@ class LicenseAdmin(admin.ModelAdmin):
 
     @admin.display(description="Status")
     def status_display(self, obj: License) -> str:
+        access = obj.access()
+        if access.grace_ends_at is not None:
+            return format_html(
+                '{} <span class="lmo-badge lmo-badge--grace">grace until {}</span>',
+                status_badge(obj.status),
+                f"{access.grace_ends_at:%Y-%m-%d %H:%M}",
+            )
         return status_badge(obj.status)
 
     @admin.display(description="Seats / used")
@@ -414,6 +445,11 @@ class LicenseAdmin(admin.ModelAdmin):
             "license": obj,
             "locked": obj.is_locked,
             "feature_values": values,
+            "running_overrides": list(
+                FeatureOverride.objects.filter(license=obj, ended_at__isnull=True)
+                .select_related("parameter")
+                .order_by("until")
+            ),
             "readonly_values": [
                 v for v in values if not (can_edit_features and v.parameter.is_lmo_to_subscriber)
             ],
@@ -454,7 +490,7 @@ class LicenseAdmin(admin.ModelAdmin):
 
     def feature_values_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         """Save the license page's LMO-to-subscriber values, each through the feature service."""
-        from features.services import feature_value_set
+        from features.services import feature_override_set, feature_value_set
 
         if request.method != "POST":
             return HttpResponseRedirect(reverse("admin:licenses_license_change", args=[pk]))
@@ -482,24 +518,37 @@ class LicenseAdmin(admin.ModelAdmin):
                 messages.error(request, f"{label}: {' '.join(errors)}")
             return HttpResponseRedirect(change_url)
         changed, refused = [], []
+        until = form.cleaned_data.get("until")
         for value in values:
             new = form.cleaned_data[f"param_{value.parameter_id}"]
             if new == value.value:
                 continue
             try:
-                feature_value_set(
-                    license=license,
-                    parameter=value.parameter,
-                    value=new,
-                    by=request.user,
-                    reason=form.cleaned_data["reason"],
-                )
+                if until is not None:
+                    feature_override_set(
+                        license=license,
+                        parameter=value.parameter,
+                        value=new,
+                        until=until,
+                        by=request.user,
+                        reason=form.cleaned_data["reason"],
+                    )
+                    until_note = f" until {until:%Y-%m-%d %H:%M}"
+                else:
+                    feature_value_set(
+                        license=license,
+                        parameter=value.parameter,
+                        value=new,
+                        by=request.user,
+                        reason=form.cleaned_data["reason"],
+                    )
+                    until_note = ""
             except (LicenseError, FeatureError) as exc:
                 refused.append(f"{value.parameter.developer_name}: {exc.message}")
             except ValidationError as exc:
                 refused.append(f"{value.parameter.developer_name}: {' '.join(exc.messages)}")
             else:
-                changed.append(value.parameter.developer_name)
+                changed.append(value.parameter.developer_name + until_note)
         if changed:
             messages.success(request, f"{license.name}: set {', '.join(changed)}.")
         for message in refused:

@@ -29,9 +29,7 @@ def _until(days=14):
     return (timezone.now() + dt.timedelta(days=days)).isoformat().replace("+00:00", "Z")
 
 
-def test_create__ops_pilot_on_three_and_one_unknown__applied_each_and_not_found(
-    ops_user, pilot
-):
+def test_create__ops_pilot_on_three_and_one_unknown__applied_each_and_not_found(ops_user, pilot):
     premium, licenses = pilot
     response = token_client(ops_user).post(
         URL,
