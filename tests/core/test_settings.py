@@ -7,7 +7,13 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _import_settings(**env: str) -> subprocess.CompletedProcess:
-    environment = {**os.environ, "DJANGO_SETTINGS_MODULE": "lmo.settings", **env}
+    # A local .env (make run) turns the simulated clock on; these start-ups decide it here.
+    environment = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "lmo.settings",
+        "LMO_SIMULATED_CLOCK": "0",
+        **env,
+    }
     return subprocess.run(
         [sys.executable, "-c", "import django; django.setup(); print('ok')"],
         cwd=ROOT,
