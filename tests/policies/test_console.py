@@ -116,3 +116,22 @@ def test_bulk_pilot__bad_org_id__form_says_so_and_nothing_written(
     )
     assert "Not org ids: not-an-org." in response.content.decode()
     assert not FeatureOverride.objects.exists()
+
+
+def test_package_form__grace_days_over_30__refused_on_the_form(db, client, admin_user_role):
+    from django.forms.models import model_to_dict
+
+    from tests.factories import PackageFactory
+
+    # Given the console's package form, as the Administrators' page builds it
+    package = PackageFactory(grace_days=0)
+    client.force_login(admin_user_role)
+    url = reverse("admin:packages_package_change", args=[package.pk])
+    form_class = type(client.get(url).context["adminform"].form)
+    data = {k: v for k, v in model_to_dict(package).items() if v is not None}
+    # When grace_days is out of range, or within it
+    too_long = form_class(data={**data, "grace_days": 31}, instance=package)
+    week = form_class(data={**data, "grace_days": 7}, instance=package)
+    # Then the form says which field is wrong, and takes the valid one
+    assert "grace_days" in too_long.errors
+    assert "grace_days" not in week.errors
