@@ -13,10 +13,10 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 
+from core.salesforce_ids import ORG_PREFIX, try_normalize
 from licenses.choices import LicenseStatus
 from licenses.models import License
 from lmo import clock
-from lmo.salesforce_ids import ORG_PREFIX, try_normalize
 from packages.models import PackageVersion
 
 from .choices import DataType, Direction

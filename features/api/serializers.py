@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from core.api.serializers import FeatureValueField, StrictFieldsMixin, StrictSerializer
 from features.models import FeatureOverride, FeatureParameter, FeatureParameterValue
-from lmo.api.serializers import FeatureValueField, StrictFieldsMixin, StrictSerializer
 from packages.models import Package, PackageVersion
 
 MAX_OVERRIDE_LICENSES = 500

@@ -9,6 +9,9 @@ from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_v
 from rest_framework import mixins, status, viewsets
 from rest_framework.response import Response
 
+from core.api.filters import IdFilter
+from core.api.schema import error_example, error_response
+from core.api.views import StaffApiMixin
 from features.choices import DataType, Direction
 from features.models import FeatureOverride, FeatureParameter
 from features.services import (
@@ -19,9 +22,6 @@ from features.services import (
 from features.values import coerce_feature_value
 from licenses.models import License
 from lmo import clock
-from lmo.api.filters import IdFilter
-from lmo.api.schema import error_example, error_response
-from lmo.api.views import StaffApiMixin
 
 from .serializers import (
     FeatureOverrideCreateSerializer,

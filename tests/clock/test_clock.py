@@ -11,7 +11,7 @@ from clock.exceptions import ClockError
 from clock.models import ClockChange
 from clock.services import clock_advance, clock_reset, clock_set, parse_duration, parse_instant
 from lmo import clock
-from tests.core.test_settings import _import_settings
+from tests.core.test_settings import PRODUCTION, _import_settings
 
 REAL = dt.datetime(2026, 12, 1, 9, 0, tzinfo=dt.UTC)
 
@@ -171,17 +171,14 @@ def test_healthz__reports_the_offset(simulated_clock, admin_user_role, client, r
 
 
 def test_settings__simulated_clock_without_debug__refused_at_start():
-    result = _import_settings(DEBUG="0", SECRET_KEY="a-real-secret", LMO_SIMULATED_CLOCK="1")
+    result = _import_settings(**PRODUCTION, LMO_SIMULATED_CLOCK="1")
     assert result.returncode != 0
     assert "LMO_SIMULATED_CLOCK is on with DEBUG off" in result.stderr
 
 
 def test_settings__simulated_clock_explicitly_allowed__starts():
     result = _import_settings(
-        DEBUG="0",
-        SECRET_KEY="a-real-secret",
-        LMO_SIMULATED_CLOCK="1",
-        LMO_ALLOW_SIMULATED_CLOCK_IN_PRODUCTION="1",
+        **PRODUCTION, LMO_SIMULATED_CLOCK="1", LMO_ALLOW_SIMULATED_CLOCK_IN_PRODUCTION="1"
     )
     assert result.returncode == 0, result.stderr
 

@@ -88,7 +88,7 @@ def test_sweep__before_the_end__nothing_noted(trial):
 def test_grace__end_moved__a_later_grace_is_noted_again(trial, ops_user):
     # Given a trial noted in grace, then extended
     sweep_due(now=trial.expires_at + SECOND)
-    trial.extend_trial(ops_user, trial.expires_at + dt.timedelta(days=10), now=REAL)
+    trial.extend_trial(by=ops_user, until=trial.expires_at + dt.timedelta(days=10), now=REAL)
     # When it runs out again
     sweep_due(now=trial.expires_at + SECOND)
     # Then both grace periods are in its history
@@ -107,9 +107,9 @@ def test_sweep__packages_with_different_grace__each_by_its_own(db, real_time):
 
 
 def test_reinstate__suspended_within_grace__back_to_trial(trial, ops_user):
-    trial.suspend(ops_user, "billing query")
-    trial.reinstate(ops_user, now=trial.expires_at + SECOND)
+    trial.suspend(by=ops_user, reason="billing query")
+    trial.reinstate(by=ops_user, now=trial.expires_at + SECOND)
     assert trial.status == LicenseStatus.TRIAL
-    trial.suspend(ops_user, "again")
-    trial.reinstate(ops_user, now=trial.expires_at + dt.timedelta(days=3))
+    trial.suspend(by=ops_user, reason="again")
+    trial.reinstate(by=ops_user, now=trial.expires_at + dt.timedelta(days=3))
     assert trial.status == LicenseStatus.EXPIRED

@@ -64,7 +64,7 @@ def test_renew__trial__refused_activate_instead(db, real_time, ops_user):
 
 
 def test_renew__suspended__refused(bought, ops_user):
-    bought.suspend(ops_user, "unpaid")
+    bought.suspend(by=ops_user, reason="unpaid")
     with pytest.raises(InvalidTransition, match="from suspended to active"):
         bought.renew(by=ops_user, days=30)
 
