@@ -23,6 +23,10 @@ def _headline(event: LicenseEvent) -> str:
         return f"{before.get('status', '?')} -> {after.get('status', '?')}"
     if event.kind == EventKind.EXPIRING_SOON:
         return f"trial ends {str(after.get('expires_at', ''))[:10]}"
+    if event.kind == EventKind.GRACE_STARTED:
+        return f"in grace until {str(after.get('grace_ends_at', ''))[:10]}"
+    if event.kind == EventKind.RENEWED:
+        return f"renewed until {str(after.get('expires_at', ''))[:10]}"
     if event.kind in (EventKind.INSTALLED, EventKind.REINSTALLED):
         return f"{event.get_kind_display().lower()} ({after.get('status', '?')})"
     return event.get_kind_display().lower()

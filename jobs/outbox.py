@@ -39,6 +39,8 @@ NOTIFY_KINDS = frozenset(
         EventKind.STATUS_CHANGED,
         EventKind.UNINSTALLED,
         EventKind.EXPIRING_SOON,
+        EventKind.GRACE_STARTED,
+        EventKind.RENEWED,
     }
 )
 

@@ -113,3 +113,21 @@ def test_reinstate__suspended_within_grace__back_to_trial(trial, ops_user):
     trial.suspend(by=ops_user, reason="again")
     trial.reinstate(by=ops_user, now=trial.expires_at + dt.timedelta(days=3))
     assert trial.status == LicenseStatus.EXPIRED
+
+
+def test_sweep__grace_started__emails_the_lead_manager(trial, mailoutbox, django_user_model):
+    # Given a lead manager with an email address on the graced package
+    trial.package.lead_manager = django_user_model.objects.create(
+        username="lm", email="lm@partner.example"
+    )
+    trial.package.save()
+    # When the sweep notes the grace and the outbox is processed
+    from jobs.models import OutboxMessage
+    from jobs.outbox import outbox_process
+
+    sweep_due(now=trial.expires_at + SECOND)
+    pending = list(OutboxMessage.objects.filter(status="pending").values_list("pk", flat=True))
+    outbox_process(message_ids=pending)
+    # Then one email says it is in grace until when
+    subjects = [m.subject for m in mailoutbox if "grace" in m.subject]
+    assert subjects == [f"{trial.name} Acme Corp ({trial.package.name}): in grace until 2027-01-03"]
