@@ -11,7 +11,7 @@ from features.services import feature_override_set
 from licenses.choices import EventKind, LicenseStatus
 from licenses.models import License, LicenseEvent
 from packages.models import SubscriberApiKey
-from tests.subscribers.helpers import CHECK_URL, install_body, iso, post_event
+from tests.subscribers.helpers import CHECK_URL, deliver, install_body, iso
 
 from .conftest import REAL, SECOND
 
@@ -44,7 +44,7 @@ def test_check__trial_through_pilot_end_grace_and_expiry(
     client, graced, api_key, move_clock, ops_user
 ):
     # Given a trial installed through the webhook, with a Premium pilot for two weeks
-    post_event(client, install_body(package_id=graced.package_id, org_id=ORG, at=REAL))
+    deliver(client, install_body(package_id=graced.package_id, org_id=ORG, at=REAL))
     license = License.objects.get()
     premium = FeatureParameter.objects.get(developer_name="Premium")
     feature_override_set(
