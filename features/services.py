@@ -12,6 +12,8 @@ from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from jobs.choices import SweepJob
+from jobs.services import SweepResult, sweep_finish, sweep_start
 from licenses.cache import license_check_cache_key
 from licenses.choices import Actor, EventKind
 from licenses.exceptions import LicenseError
@@ -385,6 +387,12 @@ def feature_overrides_end_due(*, now: datetime, batch_size: int = VALUE_BATCH_SI
         if progressed == 0:
             # Another sweep ended these between our read and our locks; it has the rest too.
             return ended
+
+
+def feature_overrides_sweep(*, now: datetime) -> SweepResult:
+    """The scheduled run that ends lapsed overrides, recorded like the license sweeps."""
+    run = sweep_start(job=SweepJob.END_OVERRIDES)
+    return sweep_finish(run, count=feature_overrides_end_due(now=now), batches=1)
 
 
 @dataclass(frozen=True)

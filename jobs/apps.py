@@ -9,12 +9,7 @@ class JobsConfig(AppConfig):
     verbose_name = "Background jobs"
 
     def ready(self) -> None:
-        from clock.signals import clock_moved
-
         from . import checks  # noqa: F401  (registers the system check)
-        from .tasks import sweeps_after_clock_moved
-
-        clock_moved.connect(sweeps_after_clock_moved, dispatch_uid="jobs_sweeps_on_clock")
 
         ensure_broker_folders()
 

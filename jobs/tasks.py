@@ -1,4 +1,7 @@
-"""Celery tasks: thin and idempotent; each takes primary keys (or nothing) and calls a service.
+"""The retry policy every task uses, and the outbox's own tasks.
+
+Tasks are thin and idempotent; each takes primary keys (or nothing) and calls a service.
+Apps define their tasks in their own tasks.py with the option sets below.
 
 Retries back off exponentially with jitter and are bounded; the longest countdown
 (`LONGEST_COUNTDOWN`) stays below the Redis visibility timeout (checked by jobs.checks),
@@ -7,21 +10,14 @@ so a message waiting for its retry is never redelivered early.
 
 from __future__ import annotations
 
-import logging
-from typing import Any
-
 from celery import shared_task
 from django.db import InterfaceError
 from django.db import OperationalError as DatabaseOperationalError
 from django.utils import timezone
 
-from lmo import clock
-
 from .outbox import MAX_ATTEMPTS, OutboxDeliveryError, outbox_process, outbox_prune
 from .outbox import outbox_relay_pending as _outbox_relay_pending
-from .services import SweepConflict, licenses_notify_expiring_soon, sweep_due
-
-logger = logging.getLogger(__name__)
+from .services import SweepConflict
 
 # A database that is briefly away (restart, failover) is worth waiting for.
 TRANSIENT = (DatabaseOperationalError, InterfaceError)
@@ -66,19 +62,6 @@ LONGEST_COUNTDOWN = max(
 )
 
 
-@shared_task(name="jobs.expire_licenses", **SWEEP_OPTIONS)
-def expire_licenses() -> int:
-    """Note licenses entering grace, end lapsed feature overrides, and expire every trial
-    and active license past its end and grace (beat, every few minutes)."""
-    return sweep_due(now=clock.now()).count
-
-
-@shared_task(name="jobs.notify_expiring_soon", **SWEEP_OPTIONS)
-def notify_expiring_soon() -> int:
-    """Record expiring_soon once for each trial ending within 7 days."""
-    return licenses_notify_expiring_soon(now=clock.now()).count
-
-
 @shared_task(name="jobs.process_outbox_messages", **OUTBOX_OPTIONS)
 def process_outbox_messages(message_ids: list[int]) -> dict[str, int]:
     """Do the side effect of each outbox message once."""
@@ -92,13 +75,3 @@ def relay_pending_outbox() -> int:
     relayed = _outbox_relay_pending(now=now)
     outbox_prune(now=now)
     return relayed
-
-
-def sweeps_after_clock_moved(**_: Any) -> None:
-    """The simulated clock jumped: run the sweeps now rather than at their next beat, so
-    what the jump ended shows straight away. A broker that is down only delays them."""
-    for task in (expire_licenses, notify_expiring_soon):
-        try:
-            task.delay()
-        except Exception:
-            logger.warning("Could not queue %s after the clock moved", task.name, exc_info=True)

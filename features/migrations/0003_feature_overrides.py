@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('features', '0002_value_write_indexes'),
-        ('licenses', '0005_grace_noted_at_and_kinds'),
+        ('licenses', '0007_grace_noted_at_and_kinds'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

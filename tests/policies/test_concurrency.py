@@ -8,11 +8,11 @@ from django.utils import timezone
 from features.choices import DataType, Direction
 from features.models import FeatureOverride, FeatureParameterValue
 from features.services import feature_override_set
-from jobs.services import sweep_due
 from licenses.choices import EventKind
 from licenses.models import LicenseEvent
 from tests.concurrency import race
 from tests.factories import FeatureParameterFactory, PackageFactory, UserFactory, make_license
+from tests.policies.helpers import sweep_due
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 

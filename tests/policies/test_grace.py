@@ -5,11 +5,12 @@ import datetime as dt
 import pytest
 from django.core.exceptions import ValidationError
 
-from jobs.services import licenses_note_grace, sweep_due
 from licenses.choices import EventKind, LicenseStatus
 from licenses.exceptions import InvalidTransition
 from licenses.models import License, LicenseEvent, license_access
+from licenses.sweeps import licenses_note_grace
 from tests.factories import PackageFactory, make_license
+from tests.policies.helpers import sweep_due
 
 from .conftest import REAL, SECOND
 

@@ -13,10 +13,10 @@ from features.services import (
     feature_parameter_update,
     feature_value_set,
 )
-from jobs.services import sweep_due
 from licenses.choices import EventKind
 from licenses.models import LicenseEvent
 from tests.factories import FeatureParameterFactory, make_license
+from tests.policies.helpers import sweep_due
 
 from .conftest import REAL, SECOND
 

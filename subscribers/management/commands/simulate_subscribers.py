@@ -159,7 +159,8 @@ class Command(BaseCommand):
         """A day at a time: move the clock to the day's end, run the sweep as beat would,
         then send that day's deliveries (whose times the server now accepts)."""
         from clock.services import clock_set
-        from jobs.services import sweep_due
+        from features.services import feature_overrides_sweep
+        from licenses.sweeps import licenses_sweep_due
 
         run.progress = False
         elapsed, sent, index = 0.0, 0, 0
@@ -167,7 +168,8 @@ class Command(BaseCommand):
         for day in range(1, days + 1):
             until = start + forward * day / days
             clock_set(by="simulate_subscribers", to=until, note="simulate_subscribers")
-            sweep_due(now=until)
+            licenses_sweep_due(now=until)
+            feature_overrides_sweep(now=until)
             batch = []
             while index < len(deliveries) and deliveries[index].deliver_at <= until:
                 batch.append(deliveries[index])

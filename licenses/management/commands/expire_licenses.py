@@ -4,21 +4,16 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
-from jobs.services import (
-    DEFAULT_BATCH_SIZE,
-    licenses_due_for_expiry,
-    licenses_expire_due,
-    licenses_note_grace,
-    overrides_end_due,
-)
+from jobs.services import DEFAULT_BATCH_SIZE
+from licenses.sweeps import licenses_due_for_expiry, licenses_expire_due, licenses_sweep_due
 from lmo import clock
 
 
 class Command(BaseCommand):
     help = (
         "Expire every trial and active license past its expires_at and its package's grace, "
-        "one history row each (and record grace entered, end lapsed feature overrides). "
-        "--dry-run lists what would expire and changes nothing."
+        "one history row each (and record licenses entering grace). --dry-run lists what "
+        "would expire and changes nothing."
     )
 
     def add_arguments(self, parser) -> None:
@@ -34,9 +29,7 @@ class Command(BaseCommand):
         if dry_run:
             result = licenses_expire_due(now=now, batch_size=batch_size, dry_run=True)
         else:
-            licenses_note_grace(now=now, batch_size=batch_size)
-            overrides_end_due(now=now)
-            result = licenses_expire_due(now=now, batch_size=batch_size)
+            result = licenses_sweep_due(now=now, batch_size=batch_size)
         if not dry_run:
             self.stdout.write(
                 self.style.SUCCESS(
