@@ -15,6 +15,16 @@ def pytest_collection_modifyitems(config, items):
 
 
 @pytest.fixture(autouse=True)
+def _broker_not_paused():
+    """A test whose broker was down must not leave later tests' publishing paused."""
+    from jobs.outbox import outbox_broker_resume
+
+    outbox_broker_resume()
+    yield
+    outbox_broker_resume()
+
+
+@pytest.fixture(autouse=True)
 def _real_time():
     """Each test starts on real time: no offset remembered from an earlier test's clock."""
     from django.core.cache import cache

@@ -11,7 +11,7 @@ def sync_roles(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("staff", "0002_console_permissions"),
+        ("staff", "0003_hashed_api_tokens_and_lockouts"),
         ("clock", "0001_simulated_clock"),
     ]
 

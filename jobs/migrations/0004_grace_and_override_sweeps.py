@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('jobs', '0002_outbox_topic_is_a_task_name'),
+        ('jobs', '0003_outbox_leases_and_deliveries'),
     ]
 
     operations = [

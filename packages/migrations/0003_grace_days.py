@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('packages', '0001_initial'),
+        ('packages', '0002_license_days_range'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
