@@ -55,8 +55,6 @@ def notify_many(*, kind: str, event_ids: list[int], at: datetime) -> int | None:
     return outbox_enqueue(topic=NOTIFY_TASK, payload={"event_ids": event_ids, "kind": kind})
 
 
-
-
 def _recipients(event: LicenseEvent) -> list[str]:
     license = event.license
     people = [license.package.lead_manager, license.account.owner if license.account else None]
