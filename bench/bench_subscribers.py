@@ -117,6 +117,9 @@ def _env(args) -> dict[str, str]:
             "CELERY_BROKER_URL": args.broker_url,
             "SECRET_KEY": "bench-only-secret-key",
             "DEBUG": "0",
+            # Plain HTTP on the loopback interface; no access log per request.
+            "SECURE_SSL_REDIRECT": "0",
+            "GUNICORN_ACCESS_LOG": "",
             "ALLOWED_HOSTS": "127.0.0.1",
             "LMO_WEBHOOK_SECRETS": SECRET,
             "LOG_LEVEL": "WARNING",
@@ -483,6 +486,173 @@ def _report(label: str, kind: list[float], baseline: list[float], target: float)
     return median >= target
 
 
+# --- Latency: acceptance -> applied under a steady load -----------------------------------------
+
+
+def _start(command: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
+    return subprocess.Popen(
+        command, cwd=ROOT, env=env, start_new_session=True,
+        stdout=log.open("w"), stderr=subprocess.STDOUT,
+    )  # fmt: skip
+
+
+def _stop(process: subprocess.Popen) -> None:
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=20)
+    except ProcessLookupError:
+        pass
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+
+
+def _paced_sender(url: str, lines: list[str], rate: float, start_at: float, out) -> None:
+    """Send each signed event at start_at + i / rate (open loop: a slow answer does not
+    delay the next send), from a pool of connections; report (event id, status) pairs."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import httpx
+
+    client = httpx.Client(timeout=30, limits=httpx.Limits(max_connections=32))
+
+    def send(line: str) -> tuple[str, int]:
+        event_id, ts, sig, body = line.rstrip("\n").split("\t", 3)
+        headers = {
+            "Content-Type": "application/json",
+            "webhook-id": event_id,
+            "webhook-timestamp": ts,
+            "webhook-signature": sig,
+        }
+        try:
+            return event_id, client.post(url, content=body, headers=headers).status_code
+        except httpx.HTTPError:
+            return event_id, 0
+
+    with ThreadPoolExecutor(max_workers=32) as pool:
+        futures = []
+        for i, line in enumerate(lines):
+            delay = start_at + i / rate - time.time()
+            if delay > 0:
+                time.sleep(delay)
+            futures.append(pool.submit(send, line))
+        out.send([f.result() for f in futures])
+
+
+def _latency(args, env: dict[str, str]) -> bool:
+    """p50/p95/p99 of acceptance -> applied for new first installs sent at a steady rate.
+
+    Applied is when a reader first sees the inbox row's outcome (polled every 50 ms), so
+    the time between the worker's batch start (`processed_at`) and its commit counts too.
+    """
+    import multiprocessing
+
+    from django.db import connection
+
+    from subscribers.models import SubscriberEvent
+
+    port = args.latency_port
+    base = f"http://127.0.0.1:{port}"
+    work = Path(tempfile.mkdtemp(prefix="bench-latency-"))
+    env = {**env, "LMO_BROKER_DIR": str(work / "broker")}
+    celery = str(ROOT / ".venv" / "bin" / "celery")
+    gunicorn = _start(
+        [str(ROOT / ".venv" / "bin" / "gunicorn"), "lmo.wsgi:application", "--bind",
+         f"127.0.0.1:{port}", "--workers", str(args.workers), "--log-level", "warning"],
+        env, work / "gunicorn.log",
+    )  # fmt: skip
+    processes = [gunicorn]
+    try:
+        _wait_ready(base + "/bench/baseline/constant/", time.time() + 60)
+        rate = args.latency_rate
+        if not rate:
+            # Acceptance alone (no worker yet), as the HTTP rounds measure it.
+            _signed_requests(work / "max.txt", args.accept_requests, f"{secrets.token_hex(3)}m")
+            rate, _ = _wrk(
+                base + WEBHOOK_PATH, args, ACCEPT_LUA, [str(work / "max.txt"), str(args.threads)]
+            )
+            print(
+                f"max acceptance: {rate:.0f}/s "
+                f"(wrk -t{args.threads} -c{args.connections} -d{args.duration}s)"
+            )
+            rate = rate / 2
+        # Events of the capacity run or of an earlier run measured nothing of this one: the
+        # latency run starts on an empty queue.
+        SubscriberEvent.objects.filter(event_id__startswith="msg_bench_", outcome="queued").delete()
+        _drop_queued_tasks(args.broker_url)
+        processes.append(_start(
+            [celery, "-A", "lmo", "worker", "--loglevel", "WARNING", "--concurrency",
+             str(args.latency_concurrency), "--without-gossip", "--without-mingle"],
+            env, work / "worker.log",
+        ))  # fmt: skip
+        processes.append(_start(
+            [celery, "-A", "lmo", "beat", "--loglevel", "WARNING", "-s", str(work / "beat")],
+            env, work / "beat.log",
+        ))  # fmt: skip
+        time.sleep(5)  # worker connected
+        count = int(rate * args.latency_seconds)
+        tag = f"{secrets.token_hex(3)}l"
+        _signed_requests(work / "latency.txt", count, tag)
+        lines = (work / "latency.txt").read_text().splitlines()
+        print(f"sending {count} new first installs at {rate:.1f}/s for {args.latency_seconds} s")
+        receiver, sender = multiprocessing.Pipe(duplex=False)
+        start_at = time.time() + 1
+        proc = multiprocessing.get_context("fork").Process(
+            target=_paced_sender, args=(base + WEBHOOK_PATH, lines, rate, start_at, sender)
+        )
+        connection.close()
+        proc.start()
+        seen: dict[str, float] = {}
+        prefix = f"msg_bench_{tag}_"
+        deadline = start_at + args.latency_seconds + args.latency_grace
+        while time.time() < deadline and len(seen) < count:
+            now = time.time()
+            done = (
+                SubscriberEvent.objects.filter(event_id__startswith=prefix)
+                .exclude(outcome="queued")
+                .exclude(event_id__in=list(seen))
+                .values_list("event_id", flat=True)
+            )
+            for event_id in done:
+                seen[event_id] = now
+            connection.close()  # each poll sees the latest commits
+            time.sleep(0.05)
+        statuses = receiver.recv()
+        proc.join()
+    finally:
+        for process in reversed(processes):
+            _stop(process)
+        _drop_queued_tasks(args.broker_url)
+    rows = {
+        e: (r, p, o)
+        for e, r, p, o in SubscriberEvent.objects.filter(event_id__startswith=prefix).values_list(
+            "event_id", "received_at", "processed_at", "outcome"
+        )
+    }
+    bad = sum(1 for _, s in statuses if s != 202)
+    latencies = sorted(seen[e] - rows[e][0].timestamp() for e in seen if e in rows)
+    by_stamp = sorted((p - r).total_seconds() for r, p, _ in rows.values() if p is not None)
+    late = count - len(seen)
+    outcomes: dict[str, int] = {}
+    for _, _, o in rows.values():
+        outcomes[o] = outcomes.get(o, 0) + 1
+    print(f"answers not 202: {bad}; inbox outcomes: {outcomes}; not applied in time: {late}")
+
+    def pct(values: list[float], q: float) -> float:
+        return values[min(len(values) - 1, int(q * len(values)))] if values else float("nan")
+
+    for label, values in [("seen applied", latencies), ("processed_at", by_stamp)]:
+        print(
+            f"  {label:13s} p50 {pct(values, 0.50):.2f} s, p95 {pct(values, 0.95):.2f} s, "
+            f"p99 {pct(values, 0.99):.2f} s, max {max(values, default=float('nan')):.2f} s"
+        )
+    # Events never applied within the grace period count as misses.
+    p99 = pct(latencies + [float("inf")] * late, 0.99)
+    target = 2.0 if connection.vendor == "postgresql" else 5.0
+    verdict = "met" if p99 <= target else "missed"
+    print(f"latency p99 {p99:.2f} s, target {target:.0f} s: {verdict}")
+    return p99 <= target
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL", ""))
@@ -505,7 +675,24 @@ def main() -> int:
     )
     parser.add_argument("--skip-http", action="store_true")
     parser.add_argument("--skip-drain", action="store_true")
+    parser.add_argument(
+        "--latency", action="store_true", help="only acceptance->applied latency (p50/p95/p99)"
+    )
+    parser.add_argument(
+        "--latency-rate", type=float, default=0, help="events/s (default: half the measured max)"
+    )
+    parser.add_argument("--latency-seconds", type=int, default=45, help="steady load duration")
+    parser.add_argument("--latency-grace", type=int, default=60, help="wait for the rest")
+    parser.add_argument("--latency-concurrency", type=int, default=1, help="celery worker")
+    parser.add_argument("--latency-port", type=int, default=0, help="gunicorn port")
     args = parser.parse_args()
+    if args.latency:
+        # Any database: the embedded default (SQLite, filesystem broker, file cache) too.
+        args.database_url = args.database_url or f"sqlite:///{ROOT / 'var' / 'bench.sqlite3'}"
+        args.latency_port = args.latency_port or _free_port()
+        env = _env(args)
+        _prepare(env)
+        return 0 if _latency(args, env) else 1
     if not args.database_url.startswith("postgres"):
         raise SystemExit("Set DATABASE_URL to a PostgreSQL database (e.g. .../lmo_bench).")
 
