@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import models, transaction
 
 from packages.choices import SITE_LICENSE, DefaultLicenseStatus
 
@@ -108,11 +108,26 @@ def license_create(
         previous_license=previous_license,
     )
     license.last_event_at = last_event_at
-    license.full_clean(exclude=["lead", "account", "version", "previous_license"])
+    # The fields are checked here; of the table's constraints only the one-live-license rule
+    # can be broken by a caller (an org installing twice), so only it is asked before the
+    # INSERT, to answer with its ValidationError. The CHECK constraints hold for what
+    # license_build derives from the package and the database enforces them on the INSERT;
+    # asking each first cost a savepoint and a SELECT apiece on every install.
+    license.full_clean(
+        exclude=["lead", "account", "version", "previous_license", "package"],
+        validate_constraints=False,
+    )
+    _one_live_license_constraint().validate(License, license)
     license.save()
     kind, after = license_created_event(license)
     license.record_event(kind, by=by, after=after, source_event_id=source_event_id, at=installed_at)
     return license
+
+
+def _one_live_license_constraint() -> models.UniqueConstraint:
+    return next(
+        c for c in License._meta.constraints if c.name == "license_one_live_per_org_package"
+    )
 
 
 def _apply_package_defaults(license: License, package: Package, installed_at: datetime) -> None:

@@ -20,6 +20,8 @@ from tests.factories import FeatureParameterFactory, PackageFactory, UserFactory
 from .helpers import deliver, drain, install_body, post_event, usage_body
 
 H = dt.timedelta(hours=1)
+# One first install through one drain batch: claim, lock, apply, mark; see bench/README.md.
+QUERIES_FIRST_INSTALL_DRAIN = 32
 
 
 def _org(n: int) -> str:
@@ -242,3 +244,20 @@ def test_drain__2000_events_200_orgs_shuffled_with_duplicates__same_state_as_in_
     assert SubscriberEvent.objects.count() == 2 * sent
     assert len(_snapshot(in_order)) >= 200
     assert _snapshot(shuffled) == _snapshot(in_order)
+
+
+def test_drain__one_first_install__bounded_query_count(
+    client, pkg, t0, django_assert_max_num_queries
+):
+    # Given one queued first install of an org the LMO has never seen (a lead is created)
+    post_event(client, install_body(package_id=pkg.package_id, org_id=_org(1), at=t0))
+
+    # When a worker drains it, its queries stay within the budget of one batch
+    with django_assert_max_num_queries(QUERIES_FIRST_INSTALL_DRAIN):
+        result = drain()
+
+    # Then the license, its history row and the inbox outcome are written
+    assert result.applied == 1
+    license = License.objects.get()
+    assert license.events.count() == 1
+    assert SubscriberEvent.objects.get().outcome == "applied"
