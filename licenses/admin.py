@@ -26,6 +26,7 @@ from features.choices import DataType, Direction
 from features.exceptions import FeatureError
 from features.models import FeatureParameterValue
 from leads.models import Account, Lead
+from lmo.dates import expiry_html, format_history_value
 from lmo.salesforce_ids import ORG_PREFIX, try_normalize
 from packages.models import PackageVersion, seats_display
 
@@ -35,6 +36,7 @@ from .admin_paginator import EstimatedCountPaginator
 from .choices import EXPIRING_STATUSES, LicenseStatus
 from .exceptions import LicenseError
 from .models import License, LicenseEvent, parse_license_name
+from .seat_use import SeatLimitFilter, seats_used_html
 from .services import licenses_bulk_apply
 
 # How many refusals an action lists one by one before it summarises the rest.
@@ -44,6 +46,11 @@ MAX_SEARCHED_ACCOUNTS = 500
 CSV_CHUNK = 2000
 
 
+def truncated(value: str) -> str:
+    """A long value cut to its column, whole on hover."""
+    return format_html('<span class="lmo-trunc" title="{}">{}</span>', value, value)
+
+
 def status_badge(status: str, label: str | None = None) -> str:
     if label is None:
         label = LicenseStatus(status).label if status in LicenseStatus.values else status
@@ -51,17 +58,7 @@ def status_badge(status: str, label: str | None = None) -> str:
 
 
 def expiry_display(expires_at: dt.datetime | None, now: dt.datetime | None = None) -> str:
-    if expires_at is None:
-        return format_html('<span class="lmo-muted">{}</span>', "Does not expire")
-    now = now or timezone.now()
-    days = (expires_at - now).days
-    if expires_at <= now:
-        note, css = f"{-days} days ago" if days < 0 else "today", "lmo-late"
-    else:
-        note, css = ("today" if days == 0 else f"in {days} days"), ("lmo-soon" if days < 7 else "")
-    return format_html(
-        '{} <span class="{}">({})</span>', f"{expires_at:%Y-%m-%d %H:%M}", css or "lmo-muted", note
-    )
+    return expiry_html(expires_at, now)
 
 
 def license_search(queryset: QuerySet, term: str) -> QuerySet:
@@ -187,6 +184,7 @@ class LicenseAdmin(admin.ModelAdmin):
         VersionFilter,
         ("is_sandbox", admin.BooleanFieldListFilter),
         ExpiringFilter,
+        SeatLimitFilter,
     )
     # Only indexed columns sort: anything else would sort a million rows per page.
     sortable_by = ("license_name", "org", "installed")
@@ -210,15 +208,15 @@ class LicenseAdmin(admin.ModelAdmin):
     @admin.display(description="Org", ordering="org_name")
     def org(self, obj: License) -> str:
         return format_html(
-            '{}<br><span class="lmo-mono lmo-muted">{}</span>{}',
-            obj.org_name or "(no name)",
+            '{} <span class="lmo-mono lmo-muted">{}</span>{}',
+            truncated(obj.org_name or "(no name)"),
             obj.org_id,
             format_html(' <span class="lmo-muted">{}</span>', "sandbox") if obj.is_sandbox else "",
         )
 
     @admin.display(description="Package")
     def package_name(self, obj: License) -> str:
-        return obj.package.name
+        return truncated(obj.package.name)
 
     @admin.display(description="Version")
     def version_number(self, obj: License) -> str:
@@ -230,16 +228,15 @@ class LicenseAdmin(admin.ModelAdmin):
 
     @admin.display(description="Seats / used")
     def seats_used(self, obj: License) -> str:
-        used = "-" if obj.used_licenses is None else f"{obj.used_licenses:,}"
-        return f"{seats_display(obj.seats)} / {used}"
+        return seats_used_html(obj)
 
     @admin.display(description="Expires")
     def expires(self, obj: License) -> str:
-        return expiry_display(obj.expires_at)
+        return expiry_html(obj.expires_at, compact=True)
 
     @admin.display(description="Account")
     def account_name(self, obj: License) -> str:
-        return obj.account.name if obj.account_id else "-"
+        return truncated(obj.account.name) if obj.account_id else "-"
 
     @admin.display(description="Installed", ordering="installed_at")
     def installed(self, obj: License) -> str:
@@ -345,7 +342,12 @@ class LicenseAdmin(admin.ModelAdmin):
         ]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("package", "version", "account", "lead")
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("package", "version", "account", "lead")
+            .with_seat_use()
+        )
 
     def get_search_results(self, request, queryset, search_term):
         return license_search(queryset, search_term), False
@@ -707,5 +709,9 @@ class LicenseEventAdmin(admin.ModelAdmin):
 
 def _event_change(event: LicenseEvent) -> str:
     keys = list(dict.fromkeys([*event.before, *event.after]))
-    parts = [f"{key}: {event.before.get(key, '-')} → {event.after.get(key, '-')}" for key in keys]
+    parts = [
+        f"{key}: {format_history_value(event.before.get(key))} → "
+        f"{format_history_value(event.after.get(key))}"
+        for key in keys
+    ]
     return "; ".join(parts)

@@ -8,11 +8,12 @@ from typing import Any
 
 from django import forms
 
+from lmo.dates import UtcDateTimeInput
 from packages.choices import MAX_SEATS, SITE_LICENSE
 
 from .models import License
 
-DATETIME_WIDGET = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+DATETIME_WIDGET = UtcDateTimeInput()
 
 
 def seats_field(*, required: bool) -> forms.IntegerField:

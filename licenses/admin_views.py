@@ -35,6 +35,7 @@ def org_overview(org_id: str, *, with_inbox: bool) -> dict[str, Any] | None:
     licenses = list(
         License.objects.filter(org_id=org_id)
         .select_related("package", "version", "account", "lead")
+        .with_seat_use()
         .order_by("package__name", "-installed_at")
     )
     if not licenses:
@@ -61,6 +62,7 @@ def org_overview(org_id: str, *, with_inbox: bool) -> dict[str, Any] | None:
             .order_by("org_id")[:MAX_ORGS_LISTED]
         ),
         "licenses": licenses,
+        "over_seat_limit": [lic for lic in licenses if lic.is_over_seat_limit],
         "accounts": list(Account.objects.filter(pk__in=account_ids).order_by("name")),
         "leads": list(
             Lead.objects.filter(lead_filter).select_related("package").order_by("-created_at")[:50]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from lmo.dates import format_utc
+
 
 class LicenseError(Exception):
     """A change the license's rules refuse."""
@@ -49,5 +51,5 @@ class TrialLimitExceeded(LicenseError):
         self.limit = limit
         super().__init__(
             f"A trial can last at most 90 days from its start: it must end by "
-            f"{limit.isoformat()}, not {requested.isoformat()}."
+            f"{format_utc(limit)}, not {format_utc(requested)}."
         )

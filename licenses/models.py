@@ -17,6 +17,7 @@ from django.db import models, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from lmo.dates import format_utc
 from lmo.salesforce_ids import ORG_PREFIX, SalesforceIdField, try_normalize
 from packages.choices import MAX_SEATS, SITE_LICENSE
 from packages.models import seats_display, validate_seats
@@ -62,6 +63,15 @@ def _actor(by: ActorLike) -> tuple[str, Any]:
     return by.get_username(), by
 
 
+# Over seat limit: the org reports more users than the seats bought. A site license (-1)
+# covers every user, and an uninstalled license grants nothing, so neither is ever over.
+OVER_SEAT_LIMIT = (
+    Q(used_licenses__gt=models.F("seats"))
+    & ~Q(seats=SITE_LICENSE)
+    & ~Q(status=LicenseStatus.UNINSTALLED)
+)
+
+
 class LicenseQuerySet(models.QuerySet):
     def for_org(self, org_id: str) -> LicenseQuerySet:
         """Licenses of an org, given its 15 or 18 character id."""
@@ -70,6 +80,18 @@ class LicenseQuerySet(models.QuerySet):
 
     def live(self) -> LicenseQuerySet:
         return self.exclude(status=LicenseStatus.UNINSTALLED)
+
+    def over_seat_limit(self) -> LicenseQuerySet:
+        """Installed licenses whose org uses more seats than it bought (never a site license)."""
+        return self.filter(OVER_SEAT_LIMIT)
+
+    def with_seat_use(self) -> LicenseQuerySet:
+        """Each license with `is_over_seat_limit`, by the same rule as `over_seat_limit()`."""
+        return self.annotate(
+            is_over_seat_limit=models.ExpressionWrapper(
+                OVER_SEAT_LIMIT, output_field=models.BooleanField()
+            )
+        )
 
     def due_for_expiry(self, now: datetime) -> LicenseQuerySet:
         """Trials and active licenses whose end has come (served by the status+expiry index)."""
@@ -478,7 +500,7 @@ class License(models.Model):
         if self.status not in EXPIRING_STATUSES:
             raise self._refuse(LicenseStatus.EXPIRED)
         if self.expires_at is None or self.expires_at > now:
-            when = self.expires_at.isoformat() if self.expires_at else "never"
+            when = format_utc(self.expires_at) if self.expires_at else "never"
             raise self._refuse(LicenseStatus.EXPIRED, f"it is not due (expires {when})")
         return self._apply(
             EventKind.STATUS_CHANGED, {"status": LicenseStatus.EXPIRED}, by=by, at=now

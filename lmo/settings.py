@@ -71,6 +71,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
             ],
+            "libraries": {"console": "lmo.templatetags.console"},
         },
     },
 ]
@@ -108,6 +109,8 @@ AUTH_PASSWORD_VALIDATORS = [
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
+# One way to write and read times everywhere: `2026-12-27 19:06 UTC` (lmo/dates.py).
+FORMAT_MODULE_PATH = ["lmo.formats"]
 USE_I18N = True
 USE_TZ = True
 
