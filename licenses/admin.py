@@ -35,6 +35,7 @@ from .admin_forms import LICENSE_ACTIONS, LicenseAction, LicenseChangeForm
 from .admin_paginator import EstimatedCountPaginator
 from .choices import EXPIRING_STATUSES, LicenseStatus
 from .exceptions import LicenseError
+from .feature_bulk import FeatureValuesActionMixin
 from .models import License, LicenseEvent, parse_license_name
 from .seat_use import SeatLimitFilter, seats_used_html
 from .services import licenses_bulk_apply
@@ -163,7 +164,7 @@ def feature_values_form(values: list[FeatureParameterValue], data=None) -> forms
 
 
 @admin.register(License)
-class LicenseAdmin(admin.ModelAdmin):
+class LicenseAdmin(FeatureValuesActionMixin, admin.ModelAdmin):
     form = LicenseChangeForm
     list_display = (
         "license_name",
@@ -195,7 +196,7 @@ class LicenseAdmin(admin.ModelAdmin):
     show_full_result_count = False
     paginator = EstimatedCountPaginator
     list_per_page = 50
-    actions = [f"action_{name}" for name in LICENSE_ACTIONS]
+    actions = [*(f"action_{name}" for name in LICENSE_ACTIONS), "set_feature_values"]
     change_form_template = "admin/licenses/license/change_form.html"
     change_list_template = "admin/licenses/license/change_list.html"
 
