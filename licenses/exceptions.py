@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from lmo.dates import format_utc
+from lmo.dates import format_utc_pair
 
 
 class LicenseError(Exception):
@@ -49,7 +49,8 @@ class TrialLimitExceeded(LicenseError):
     def __init__(self, requested: datetime, limit: datetime) -> None:
         self.requested = requested
         self.limit = limit
+        latest, asked = format_utc_pair(limit, requested)
         super().__init__(
-            f"A trial can last at most 90 days from its start: it must end by "
-            f"{format_utc(limit)}, not {format_utc(requested)}."
+            f"A trial can last at most 90 days from its start: it must end by {latest}, "
+            f"not {asked}."
         )

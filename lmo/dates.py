@@ -12,6 +12,7 @@ from django.utils.html import format_html
 
 UTC = dt.UTC
 DISPLAY_FORMAT = "%Y-%m-%d %H:%M UTC"
+DISPLAY_SECONDS_FORMAT = "%Y-%m-%d %H:%M:%S UTC"
 DATE_FORMAT = "%Y-%m-%d"
 # What a date-and-time field accepts, first the format it shows.
 INPUT_FORMATS = [
@@ -26,15 +27,22 @@ INPUT_FORMATS = [
 INPUT_PLACEHOLDER = "YYYY-MM-DD HH:MM UTC"
 
 
-def format_utc(value: dt.datetime | dt.date | None) -> str:
-    """`2026-12-27 19:06 UTC` for a time, `2026-12-27` for a date, "" for nothing."""
+def format_utc(value: dt.datetime | dt.date | None, *, seconds: bool = False) -> str:
+    """`2026-12-27 19:06 UTC` for a time (`19:06:43` with seconds), `2026-12-27` for a date,
+    "" for nothing."""
     if value is None:
         return ""
     if isinstance(value, dt.datetime):
         if timezone.is_naive(value):
             value = value.replace(tzinfo=UTC)
-        return value.astimezone(UTC).strftime(DISPLAY_FORMAT)
+        return value.astimezone(UTC).strftime(DISPLAY_SECONDS_FORMAT if seconds else DISPLAY_FORMAT)
     return value.strftime(DATE_FORMAT)
+
+
+def format_utc_pair(first: dt.datetime, second: dt.datetime) -> tuple[str, str]:
+    """Two times for one message, with seconds only when the minutes alone would read equal."""
+    seconds = format_utc(first) == format_utc(second) and first != second
+    return format_utc(first, seconds=seconds), format_utc(second, seconds=seconds)
 
 
 def days_until(value: dt.datetime, now: dt.datetime | None = None) -> int:

@@ -8,11 +8,9 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from features.choices import DataType, Direction
-from features.models import FeatureParameterValue
 from features.services import feature_parameter_create
 from leads.models import Account
-from licenses.choices import EventKind, LicenseStatus
-from licenses.models import License, LicenseEvent
+from licenses.choices import LicenseStatus
 from tests.factories import PackageFactory, PackageVersionFactory, UserFactory, make_license
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

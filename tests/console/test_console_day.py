@@ -13,7 +13,7 @@ from django.utils import timezone
 from features.models import FeatureParameterValue
 from licenses.choices import EventKind, LicenseStatus
 from licenses.models import License, LicenseEvent
-from tests.factories import LeadFactory, UserFactory, make_license
+from tests.factories import LeadFactory, UserFactory
 
 CHANGELIST = "admin:licenses_license_changelist"
 
