@@ -173,7 +173,7 @@ class LicenseAdmin(FeatureValuesActionMixin, admin.ModelAdmin):
         "version_number",
         "status_display",
         "seats_used",
-        "expires",
+        "expires_day",
         "account_name",
         "installed",
     )
@@ -233,6 +233,10 @@ class LicenseAdmin(FeatureValuesActionMixin, admin.ModelAdmin):
 
     @admin.display(description="Expires")
     def expires(self, obj: License) -> str:
+        return expiry_html(obj.expires_at)
+
+    @admin.display(description="Expires")
+    def expires_day(self, obj: License) -> str:
         return expiry_html(obj.expires_at, compact=True)
 
     @admin.display(description="Account")

@@ -2,15 +2,18 @@
 sight, feature values on hand-picked licenses, and errors inside the console's frame."""
 
 import datetime as dt
+import re
 
 import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
 from features.choices import DataType, Direction
+from features.models import FeatureParameterValue
 from features.services import feature_parameter_create
 from leads.models import Account
-from licenses.choices import LicenseStatus
+from licenses.choices import EventKind, LicenseStatus
+from licenses.models import License, LicenseEvent
 from tests.factories import PackageFactory, PackageVersionFactory, UserFactory, make_license
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -111,3 +114,93 @@ def test_license_list__25_rows_fit_1440x900_with_the_sidebar_open(customer, scre
     # And a cut value is whole on hover
     org_cell = page.locator("#result_list tbody tr .lmo-trunc").first
     assert org_cell.get_attribute("title").startswith("Cyberdyne Systems Worldwide Operations")
+
+
+def _pick(page, license) -> None:
+    row = page.locator("#result_list tbody tr", has_text=license.name)
+    row.locator("input.action-select").check()
+
+
+def test_ops__set_a_feature_on_hand_picked_licenses__preview_then_confirm(customer, screen_page):
+    page = screen_page
+    premium, licenses = customer["premium"], customer["licenses"]
+    # Four of the customer's orgs: trial, active, suspended, and one uninstalled
+    picked = [licenses[4], licenses[2], licenses[1], licenses[3]]
+    assert picked[3].status == LicenseStatus.UNINSTALLED
+    _login(page, "ops")
+    page.goto("/admin/licenses/license/")
+
+    # When ops tick them and run "Set feature values"
+    for license in picked:
+        _pick(page, license)
+    page.select_option("select[name=action]", "set_feature_values")
+    page.click("button[name=index]")
+    page.select_option(f"select[name=param_{premium.pk}]", "true")
+    page.fill("input[name=reason]", "Pilot for Cyberdyne")
+    page.click("#preview-feature-values")
+
+    # Then the preview counts what will change, and nothing has changed yet
+    preview = page.locator("#feature-preview")
+    expect(preview).to_contain_text("will change 3 licenses, 0 already have it, 1 refused")
+    expect(preview).to_contain_text(f"{picked[3].name} is uninstalled")
+    _shot(page, "set-feature-values-preview")
+    assert not FeatureParameterValue.objects.filter(parameter=premium, value_boolean=True).exists()
+
+    # When they confirm
+    page.click("#confirm-feature-values")
+
+    # Then the three are switched on, each with one history row, and the list says so
+    expect(page.locator(".messagelist")).to_contain_text(
+        "Premium_Scheduling = On: 3 license(s) changed, 0 already had it, 1 refused."
+    )
+    on = FeatureParameterValue.objects.filter(parameter=premium, value_boolean=True)
+    assert sorted(on.values_list("license_id", flat=True)) == sorted(p.pk for p in picked[:3])
+    rows = LicenseEvent.objects.filter(
+        kind=EventKind.FEATURE_CHANGED, reason="Pilot for Cyberdyne"
+    ).values_list("license_id", flat=True)
+    assert sorted(rows) == sorted(p.pk for p in picked[:3])
+    _shot(page, "set-feature-values-done")
+
+
+def test_support__over_seat_limit_filter_and_warnings(customer, screen_page):
+    page = screen_page
+    UserFactory(username="support", role="support")
+    over = sorted(License.objects.over_seat_limit().values_list("pk", flat=True), reverse=True)
+    assert len(over) == 6
+    _login(page, "support")
+    page.goto("/admin/licenses/license/")
+
+    # When support filters the list to licenses over their seat limit
+    page.click("#changelist-filter a:has-text('over seat limit')")
+
+    # Then only those are listed, each marked
+    rows = page.locator("#result_list tbody tr")
+    expect(rows).to_have_count(len(over))
+    expect(page.locator("#result_list tbody .lmo-over-mark")).to_have_count(len(over))
+    _shot(page, "license-list-over-seat-limit")
+
+    # And the license page and the subscriber page warn about it
+    rows.first.locator("th a").click()
+    expect(page.locator("#over-seat-warning")).to_contain_text("uses 45 seats of the 10 bought")
+    _shot(page, "license-page-over-seat-limit")
+    page.click("#other-licenses h2 a")
+    expect(page.locator("#over-seat-warning")).to_be_visible()
+
+
+def test_no_role__403_page_in_the_console_frame_with_a_way_home(customer, screen_page):
+    page = screen_page
+    UserFactory(username="newcomer")
+    license = customer["licenses"][0]
+    _login(page, "newcomer")
+
+    # When a staff user without a role opens a license's address
+    response = page.goto(f"/admin/licenses/license/{license.pk}/change/")
+
+    # Then a 403 page inside the console says why, shows none of the license, and leads home
+    assert response.status == 403
+    expect(page.locator("#header #site-name")).to_contain_text("LMO Back Office")
+    expect(page.locator(".lmo-error")).to_contain_text("with no role yet")
+    expect(page.locator("body")).not_to_contain_text(license.org_name)
+    _shot(page, "403-in-console-frame")
+    page.click("#go-home")
+    expect(page).to_have_url(re.compile(r"/admin/$"))
