@@ -260,3 +260,11 @@ def test_license_list__expiry_tomorrow_reads_in_1_day(world, client, ops_user, s
     client.force_login(ops_user)
     body = client.get(reverse(CHANGELIST), {"q": world["trial"].name}).content.decode()
     assert "(in 1 day)" in body
+
+
+def test_package_lead_manager__only_partner_ops_are_offered(world, client, ops_user):
+    UserFactory(username="support-2", role="support")
+    client.force_login(UserFactory(username="pkg-admin", role="admin"))
+    response = client.get(reverse("admin:packages_package_change", args=[world["package"].pk]))
+    managers = {str(u) for u in response.context["adminform"].form.fields["lead_manager"].queryset}
+    assert managers == {"ops"}
