@@ -17,6 +17,8 @@ def _is_api(request: HttpRequest) -> bool:
 def _render(request: HttpRequest, template: str, title: str, status: int) -> HttpResponse:
     context = {
         **admin.site.each_context(request),
+        # Someone not signed in to the console gets the frame without its navigation.
+        "is_nav_sidebar_enabled": admin.site.has_permission(request),
         "title": title,
         "role_names": sorted(GROUP_NAMES[role] for role in user_roles(request.user)),
     }

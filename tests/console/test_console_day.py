@@ -268,3 +268,11 @@ def test_package_lead_manager__only_partner_ops_are_offered(world, client, ops_u
     response = client.get(reverse("admin:packages_package_change", args=[world["package"].pk]))
     managers = {str(u) for u in response.context["adminform"].form.fields["lead_manager"].queryset}
     assert managers == {"ops"}
+
+
+def test_404__for_someone_not_signed_in__still_the_console_page(db, client):
+    response = client.get("/no-such-page/")
+    assert response.status_code == 404
+    body = response.content.decode()
+    assert 'id="go-home"' in body
+    assert "nav-sidebar" not in body
