@@ -11,12 +11,12 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 
 from features.choices import DataType, Direction
-from features.models import FeatureParameter
+from features.models import FeatureParameter, FeatureParameterValue
 from features.services import BulkResult, feature_value_bulk_set
 
 from .models import License
@@ -49,6 +49,30 @@ def _display(parameter: FeatureParameter, value: Any) -> str:
     return str(value)
 
 
+def current_values(licenses: list[License], parameters: list[FeatureParameter]) -> dict[int, str]:
+    """{parameter id: "now: On on 9, Off on 3"} over the chosen licenses, in one query."""
+    counts: dict[int, list[tuple[str, int]]] = {}
+    by_id = {p.pk: p for p in parameters}
+    rows = (
+        FeatureParameterValue.objects.filter(
+            license_id__in=[lic.pk for lic in licenses], parameter_id__in=by_id
+        )
+        .values("parameter_id", "value_boolean", "value_integer", "value_date")
+        .annotate(n=Count("pk"))
+        .order_by("parameter_id", "-n")
+    )
+    for row in rows:
+        parameter = by_id[row["parameter_id"]]
+        value = row[f"value_{parameter.data_type}"]
+        shown = "not set" if value is None else _display(parameter, value)
+        counts.setdefault(parameter.pk, []).append((shown, row["n"]))
+    summary = {}
+    for parameter_id, pairs in counts.items():
+        listed = ", ".join(f"{shown} on {n}" for shown, n in pairs[:4])
+        summary[parameter_id] = f"Now: {listed}{', …' if len(pairs) > 4 else ''}."
+    return summary
+
+
 class FeatureValuesForm(forms.Form):
     """One optional value per LMO-to-subscriber parameter of the chosen licenses' packages."""
 
@@ -56,7 +80,13 @@ class FeatureValuesForm(forms.Form):
         required=False, max_length=500, label="Reason (written to each license's history)"
     )
 
-    def __init__(self, *args: Any, parameters: list[FeatureParameter], **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        parameters: list[FeatureParameter],
+        now: dict[int, str] | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.parameters = parameters
         several_packages = len({p.package_id for p in parameters}) > 1
@@ -65,7 +95,11 @@ class FeatureValuesForm(forms.Form):
             label = f"{parameter.label} ({parameter.developer_name})"
             if several_packages:
                 label = f"{parameter.package.name}: {label}"
-            fields[f"param_{parameter.pk}"] = _value_field(parameter, label)
+            field = _value_field(parameter, label)
+            field.help_text = " ".join(
+                filter(None, [(now or {}).get(parameter.pk), field.help_text])
+            )
+            fields[f"param_{parameter.pk}"] = field
         self.fields = {**fields, **self.fields}
 
     def clean(self) -> dict[str, Any]:
@@ -167,7 +201,11 @@ class FeatureValuesActionMixin:
             )
             return None
         stage = next((s for s in ("apply", "preview", "edit") if s in request.POST), "")
-        form = FeatureValuesForm(request.POST if stage else None, parameters=parameters)
+        form = FeatureValuesForm(
+            request.POST if stage else None,
+            parameters=parameters,
+            now=current_values(licenses, parameters),
+        )
         if stage == "edit":
             return self._feature_values_page(request, licenses, form, None)
         if stage and form.is_valid():

@@ -149,6 +149,8 @@ def test_set_feature_values__offers_only_lmo_to_subscriber_parameters(world, cli
     body = response.content.decode()
     assert f'name="param_{world["premium"].pk}"' in body
     assert f'name="param_{world["jobs"].pk}"' not in body
+    # With what the chosen licenses have now
+    assert "Now: Off on 1." in body
 
 
 def test_set_feature_values__not_offered_to_support(world, client, support_user):
