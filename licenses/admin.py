@@ -26,7 +26,7 @@ from features.choices import DataType, Direction
 from features.exceptions import FeatureError
 from features.models import FeatureParameterValue
 from leads.models import Account, Lead
-from lmo.dates import expiry_html, format_history_value
+from lmo.dates import expiry_html, format_history_value, format_utc
 from lmo.salesforce_ids import ORG_PREFIX, try_normalize
 from packages.models import PackageVersion, seats_display
 
@@ -245,7 +245,7 @@ class LicenseAdmin(FeatureValuesActionMixin, admin.ModelAdmin):
 
     @admin.display(description="Installed", ordering="installed_at")
     def installed(self, obj: License) -> str:
-        return f"{obj.installed_at:%Y-%m-%d}"
+        return format_utc(obj.installed_at.astimezone(dt.UTC).date())
 
     # --- The license page -------------------------------------------------------------------
 
