@@ -13,11 +13,11 @@ from django.db.models import F, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from core.salesforce_ids import normalize_salesforce_id
 from features.choices import DataType, Direction
 from features.services import feature_parameter_create
 from leads.models import Account, Lead
 from licenses.models import License
-from lmo.salesforce_ids import normalize_salesforce_id
 from packages.models import Package, PackageVersion
 from subscribers.serializers import parse_event
 from subscribers.services import subscriber_event_receive
@@ -251,7 +251,7 @@ def _date_leads_and_accounts() -> None:
 def _age(license: License, rng: random.Random, now: dt.datetime) -> None:
     """Staff work on some licenses, so the demo shows every status."""
     if license.status in ("trial", "active") and license.expires_at and license.expires_at <= now:
-        license.expire(now)
+        license.expire(now=now)
     roll = rng.random()
     if roll < 0.35:
         if license.status not in ("trial", "expired"):
@@ -263,7 +263,7 @@ def _age(license: License, rng: random.Random, now: dt.datetime) -> None:
             account, _ = Account.objects.get_or_create(
                 name=company, defaults={"website": f"https://www.{domain}" if domain else ""}
             )
-        license.activate("system", seats=rng.choice([5, 10, 25, 50, 100]))
-        license.assign_account("system", account)
+        license.activate(by="system", seats=rng.choice([5, 10, 25, 50, 100]))
+        license.assign_account(by="system", account=account)
     elif roll < 0.42 and license.status in ("trial", "active", "expired"):
-        license.suspend("system", reason="Payment overdue")
+        license.suspend(by="system", reason="Payment overdue")

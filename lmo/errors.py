@@ -6,7 +6,7 @@ from django.contrib import admin
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.response import TemplateResponse
 
-from lmo.api.exceptions import error_body
+from core.api.exceptions import error_body
 from staff.roles import GROUP_NAMES, user_roles
 
 

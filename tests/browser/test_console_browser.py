@@ -185,7 +185,9 @@ def test_ops__uninstalled_license__opens_read_only_with_the_reason(console_data,
     page.click("button[name=index]")
     page.fill("#id_seats", "50")
     page.click("input[name=apply]")
-    expect(page.locator(".messagelist")).to_contain_text(f"{gone.name} refused")
+    # The form stays, with the rule's message and the input kept
+    expect(page.locator("#content")).to_contain_text(f"{gone.name} is uninstalled")
+    expect(page.locator("#id_seats")).to_have_value("50")
     gone.refresh_from_db()
     assert gone.seats != 50
 

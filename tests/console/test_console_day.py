@@ -250,7 +250,7 @@ def test_api_docs_link__for_users_with_a_role_only(world, client, ops_user):
 
 def test_history_rows__show_times_in_the_console_format(world, client, ops_user):
     trial = world["trial"]
-    trial.extend_trial(ops_user, timezone.now() + dt.timedelta(days=40))
+    trial.extend_trial(by=ops_user, until=timezone.now() + dt.timedelta(days=40))
     client.force_login(ops_user)
     body = client.get(reverse("admin:licenses_license_change", args=[trial.pk])).content.decode()
     assert " UTC → " in body or "UTC →" in body

@@ -8,13 +8,12 @@ from django import forms
 from django.template import Context, Template
 from django.utils import formats
 
-from lmo.dates import (
+from core.dates import (
     UtcDateTimeInput,
     days_until,
     expiry_html,
     format_history_value,
     format_utc,
-    format_utc_pair,
     relative_days,
 )
 
@@ -123,15 +122,3 @@ def test_datetime_widget__shows_the_value_in_the_console_format():
     html = _Form(initial={"until": at(27, 19, 6)})["until"].as_widget()
     assert 'value="2026-12-27 19:06 UTC"' in html
     assert 'type="text"' in html
-
-
-def test_format_utc_pair__seconds_only_when_the_minutes_read_equal():
-    limit = dt.datetime(2027, 2, 25, 19, 6, 43, 197977, tzinfo=UTC)
-    assert format_utc_pair(limit, limit + dt.timedelta(seconds=1)) == (
-        "2027-02-25 19:06:43 UTC",
-        "2027-02-25 19:06:44 UTC",
-    )
-    assert format_utc_pair(limit, dt.datetime(2027, 3, 31, 12, tzinfo=UTC)) == (
-        "2027-02-25 19:06 UTC",
-        "2027-03-31 12:00 UTC",
-    )

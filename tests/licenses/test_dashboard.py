@@ -22,9 +22,9 @@ def population(db):
     lapsing = make_license(package=package, version=v1, installed_at=now - dt.timedelta(days=27))
     make_license(package=package, version=v2)
     bought = make_license(package=package, version=v2)
-    bought.activate("system", seats=40)
+    bought.activate(by="system", seats=40)
     site = make_license(package=package, version=v2)
-    site.activate("system", seats=-1)
+    site.activate(by="system", seats=-1)
     gone = make_license(package=package, version=v1)
     gone.mark_uninstalled(now)
     return {"package": package, "lapsing": lapsing}

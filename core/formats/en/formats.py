@@ -1,6 +1,6 @@
 """Date formats for the console (FORMAT_MODULE_PATH): every time in UTC, written one way."""
 
-from lmo.dates import INPUT_FORMATS
+from core.dates import INPUT_FORMATS
 
 DATETIME_FORMAT = r"Y-m-d H:i \U\T\C"
 SHORT_DATETIME_FORMAT = DATETIME_FORMAT

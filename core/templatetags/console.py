@@ -8,7 +8,7 @@ import datetime as dt
 from django import template
 from django.utils.safestring import SafeString
 
-from lmo.dates import expiry_html, format_utc, relative_days
+from core.dates import expiry_html, format_utc, relative_days
 
 register = template.Library()
 

@@ -39,12 +39,6 @@ def format_utc(value: dt.datetime | dt.date | None, *, seconds: bool = False) ->
     return value.strftime(DATE_FORMAT)
 
 
-def format_utc_pair(first: dt.datetime, second: dt.datetime) -> tuple[str, str]:
-    """Two times for one message, with seconds only when the minutes alone would read equal."""
-    seconds = format_utc(first) == format_utc(second) and first != second
-    return format_utc(first, seconds=seconds), format_utc(second, seconds=seconds)
-
-
 def days_until(value: dt.datetime, now: dt.datetime | None = None) -> int:
     """Calendar days from today to the value's day, both taken in UTC (negative: past)."""
     now = now or timezone.now()
