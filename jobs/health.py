@@ -96,6 +96,9 @@ def health_report() -> tuple[bool, dict[str, Any]]:
     if database["ok"]:
         report["last_sweep"] = last_sweep_report()
         report["outbox"] = outbox_report()
+        from subscribers.selectors import subscriber_inbox_backlog
+
+        report["subscriber_inbox"] = subscriber_inbox_backlog()
     if not database["ok"]:
         report["status"] = "down"
     elif not broker["ok"]:

@@ -33,6 +33,7 @@ def test_beat_schedule__every_entry_names_a_registered_task(settings):
         "jobs.expire_licenses",
         "jobs.notify_expiring_soon",
         "jobs.relay_pending_outbox",
+        "subscribers.drain_events",
     }
     assert names <= set(app.tasks)
 
