@@ -95,10 +95,9 @@ def license_create(
     last_event_at: datetime | None = None,
 ) -> License:
     """Create a subscriber org's license from the package defaults, or carried over from the
-    license it had before an uninstall, with one feature value per parameter.
+    license it had before an uninstall, with its history row. The install workflow then
+    gives it its feature values (features.services.feature_values_create_for_license).
     """
-    from features.services import feature_values_create_for_license
-
     license = license_build(
         package=package,
         version=version,
@@ -111,7 +110,6 @@ def license_create(
     license.last_event_at = last_event_at
     license.full_clean(exclude=["lead", "account", "version", "previous_license"])
     license.save()
-    feature_values_create_for_license(license=license)
     kind, after = license_created_event(license)
     license.record_event(kind, by=by, after=after, source_event_id=source_event_id, at=installed_at)
     return license

@@ -7,11 +7,18 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.response import TemplateResponse
 
 from core.api.exceptions import error_body
-from staff.roles import GROUP_NAMES, user_roles
+from staff.roles import GROUP_NAMES
 
 
 def _is_api(request: HttpRequest) -> bool:
     return request.path.startswith("/api/")
+
+
+def _role_names(request: HttpRequest) -> list[str]:
+    user = request.user
+    if not user.is_authenticated:
+        return []
+    return sorted(user.groups.filter(name__in=GROUP_NAMES.values()).values_list("name", flat=True))
 
 
 def _render(request: HttpRequest, template: str, title: str, status: int) -> HttpResponse:
@@ -20,7 +27,7 @@ def _render(request: HttpRequest, template: str, title: str, status: int) -> Htt
         # Someone not signed in to the console gets the frame without its navigation.
         "is_nav_sidebar_enabled": admin.site.has_permission(request),
         "title": title,
-        "role_names": sorted(GROUP_NAMES[role] for role in user_roles(request.user)),
+        "role_names": _role_names(request),
     }
     response = TemplateResponse(request, template, context, status=status)
     return response.render()

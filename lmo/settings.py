@@ -57,6 +57,8 @@ INSTALLED_APPS = [
     "subscribers",
     "jobs",
     "staff",
+    # Last: the project itself (the demo data command), on top of every app.
+    "lmo",
 ]
 
 MIDDLEWARE = [
@@ -224,9 +226,11 @@ LMO_SUBSCRIBER_DRAIN_BATCH = env.int(
     default=50 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3" else 200,
 )
 LMO_SUBSCRIBER_DRAIN_MAX_SECONDS = env.int("LMO_SUBSCRIBER_DRAIN_MAX_SECONDS", default=60)
-LMO_SUBSCRIBER_DRAIN_INTERVAL_SECONDS = env.int(
-    "LMO_SUBSCRIBER_DRAIN_INTERVAL_SECONDS", default=10
-)
+LMO_SUBSCRIBER_DRAIN_INTERVAL_SECONDS = env.int("LMO_SUBSCRIBER_DRAIN_INTERVAL_SECONDS", default=10)
+
+# Sections of GET /healthz besides the database, broker, last sweep and outbox: name ->
+# a function returning the section (jobs reads them by name).
+LMO_HEALTH_SECTIONS = {"subscriber_inbox": "subscribers.selectors.subscriber_inbox_backlog"}
 
 # --- Celery -----------------------------------------------------------------------------------
 # The on-disk broker's folders (default broker only).
@@ -270,12 +274,12 @@ CELERY_BEAT_SCHEDULE: dict = {
     # expire_seconds (django-celery-beat's name for "expires"): a run the worker could not
     # start before the next one is due is dropped.
     "expire-licenses": {
-        "task": "jobs.expire_licenses",
+        "task": "licenses.expire_licenses",
         "schedule": float(LMO_SWEEP_INTERVAL_SECONDS),
         "options": {"expire_seconds": LMO_SWEEP_INTERVAL_SECONDS},
     },
     "notify-expiring-soon": {
-        "task": "jobs.notify_expiring_soon",
+        "task": "licenses.notify_expiring_soon",
         "schedule": float(LMO_EXPIRING_SOON_INTERVAL_SECONDS),
         "options": {"expire_seconds": LMO_EXPIRING_SOON_INTERVAL_SECONDS},
     },

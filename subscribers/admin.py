@@ -13,8 +13,8 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.timesince import timesince
 
+from core.paginator import EstimatedCountPaginator
 from core.salesforce_ids import ORG_PREFIX, PACKAGE_PREFIX, try_normalize
-from licenses.admin_paginator import EstimatedCountPaginator
 
 from .choices import REPLAYABLE
 from .models import SubscriberEvent

@@ -27,7 +27,7 @@ from django.utils import timezone
 
 from features.choices import Direction
 from features.models import FeatureParameter
-from features.services import feature_value_set
+from features.services import feature_value_set, feature_values_create_for_license
 from features.values import coerce_feature_value
 from leads.models import Account, Lead
 from licenses.choices import Actor, LicenseStatus
@@ -469,6 +469,7 @@ def _create(
         source_event_id=event.event_id,
         last_event_at=event.occurred_at,
     )
+    feature_values_create_for_license(license=license)
     return license
 
 

@@ -137,7 +137,7 @@ def test_ops__set_a_feature_on_hand_picked_licenses__preview_then_confirm(custom
     page.click("button[name=index]")
     page.select_option(f"select[name=param_{premium.pk}]", "true")
     page.fill("input[name=reason]", "Pilot for Cyberdyne")
-    page.click("#preview-feature-values")
+    page.click("input[name=apply]")
 
     # Then the preview counts what will change, and nothing has changed yet
     preview = page.locator("#feature-preview")
@@ -147,7 +147,8 @@ def test_ops__set_a_feature_on_hand_picked_licenses__preview_then_confirm(custom
     assert not FeatureParameterValue.objects.filter(parameter=premium, value_boolean=True).exists()
 
     # When they confirm
-    page.click("#confirm-feature-values")
+    expect(page.locator("input[name=apply]")).to_have_value("Confirm and set the values")
+    page.click("input[name=apply]")
 
     # Then the three are switched on, each with one history row, and the list says so
     expect(page.locator(".messagelist")).to_contain_text(

@@ -84,8 +84,11 @@ def _feature_post(client, licenses, stage, **values):
         "select_across": "0",
         **values,
     }
-    if stage:
-        data[stage] = "1"
+    if stage in ("preview", "apply"):
+        # The confirm page posts `apply`; after the preview it carries `confirmed` too.
+        data["apply"] = "1"
+    if stage == "apply":
+        data["confirmed"] = "1"
     return client.post(reverse(CHANGELIST), data, follow=True)
 
 

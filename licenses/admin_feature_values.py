@@ -1,23 +1,19 @@
 """The license list's "Set feature values": chosen values on hand-picked licenses, previewed
-before they are written. Both the preview and the change go through the feature service's
-bulk set, so a license is counted and refused by the same rules that then apply."""
+before they are written. Both the preview and the change are the feature service's
+`feature_values_apply`, so a license is counted and refused by the rules that then apply."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin import helpers
-from django.db import transaction
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
-from django.template.response import TemplateResponse
 
 from features.choices import DataType, Direction
 from features.models import FeatureParameter, FeatureParameterValue
-from features.services import BulkResult, feature_value_bulk_set
+from features.services import ParameterOutcome, feature_values_apply
 
 from .models import License
 
@@ -79,6 +75,8 @@ class FeatureValuesForm(forms.Form):
     reason = forms.CharField(
         required=False, max_length=500, label="Reason (written to each license's history)"
     )
+    # Set once the preview has been shown: the next apply writes.
+    confirmed = forms.BooleanField(required=False, widget=forms.HiddenInput)
 
     def __init__(
         self,
@@ -108,6 +106,15 @@ class FeatureValuesForm(forms.Form):
             raise forms.ValidationError("Choose a value for at least one parameter.")
         return data
 
+    def confirmation(self) -> FeatureValuesForm:
+        """The same values, carried hidden through the preview to the confirming apply."""
+        data = self.data.copy()
+        data["confirmed"] = "1"
+        form = FeatureValuesForm(data, parameters=self.parameters)
+        for form_field in form.fields.values():
+            form_field.widget = form_field.hidden_widget()
+        return form
+
     def chosen(self) -> list[tuple[FeatureParameter, Any]]:
         data = getattr(self, "cleaned_data", {})
         return [
@@ -117,62 +124,9 @@ class FeatureValuesForm(forms.Form):
         ]
 
 
-@dataclass
-class ParameterOutcome:
-    """What setting one parameter did (or would do) to the chosen licenses of its package."""
-
-    parameter: FeatureParameter
-    value: Any
-    results: list[BulkResult] = field(default_factory=list)
-
-    @property
-    def value_display(self) -> str:
-        return _display(self.parameter, self.value)
-
-    def _of(self, outcome: str) -> list[BulkResult]:
-        return [r for r in self.results if r.outcome == outcome]
-
-    @property
-    def changed(self) -> int:
-        return len(self._of("changed"))
-
-    @property
-    def unchanged(self) -> int:
-        return len(self._of("unchanged"))
-
-    @property
-    def refused(self) -> list[BulkResult]:
-        return self._of("refused")
-
-
-def feature_values_apply(
-    *,
-    licenses: list[License],
-    values: list[tuple[FeatureParameter, Any]],
-    by: Any,
-    reason: str = "",
-    dry_run: bool = False,
-) -> list[ParameterOutcome]:
-    """Set each chosen value on the chosen licenses of its package, one history row per change.
-
-    A dry run does the same work and rolls it back: the preview's counts are the service's
-    own answers, not a second reading of its rules.
-    """
-    with transaction.atomic():
-        outcomes = []
-        for parameter, value in values:
-            targets = [lic for lic in licenses if lic.package_id == parameter.package_id]
-            results = feature_value_bulk_set(
-                parameter=parameter, licenses=targets, value=value, by=by, reason=reason
-            )
-            outcomes.append(ParameterOutcome(parameter, value, results))
-        if dry_run:
-            transaction.set_rollback(True)
-    return outcomes
-
-
 class FeatureValuesActionMixin:
-    """The "Set feature values" action of the license list."""
+    """The "Set feature values" action of the license list (with IntermediateActionMixin:
+    its form, then its preview, on the console's one confirm page)."""
 
     def has_feature_values_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("features.change_featureparametervalue")
@@ -200,45 +154,57 @@ class FeatureValuesActionMixin:
                 request, "The chosen licenses' packages have no feature parameters set here."
             )
             return None
-        stage = next((s for s in ("apply", "preview", "edit") if s in request.POST), "")
-        form = FeatureValuesForm(
-            request.POST if stage else None,
-            parameters=parameters,
-            now=current_values(licenses, parameters),
+        now = current_values(licenses, parameters)
+        if not self.wants_apply(request):
+            form = FeatureValuesForm(parameters=parameters, now=now)
+            return self._feature_values_page(request, queryset, licenses, form)
+        form = FeatureValuesForm(request.POST, parameters=parameters, now=now)
+        if not form.is_valid():
+            return self._feature_values_page(request, queryset, licenses, form)
+        confirmed = form.cleaned_data["confirmed"]
+        outcomes = feature_values_apply(
+            licenses=licenses,
+            values=form.chosen(),
+            by=request.user,
+            reason=form.cleaned_data["reason"],
+            dry_run=not confirmed,
         )
-        if stage == "edit":
-            return self._feature_values_page(request, licenses, form, None)
-        if stage and form.is_valid():
-            outcomes = feature_values_apply(
-                licenses=licenses,
-                values=form.chosen(),
-                by=request.user,
-                reason=form.cleaned_data["reason"],
-                dry_run=stage == "preview",
-            )
-            if stage == "apply":
-                _report(request, outcomes)
-                return None
-            return self._feature_values_page(request, licenses, form, outcomes)
-        return self._feature_values_page(request, licenses, form, None)
+        if confirmed:
+            _report(request, outcomes)
+            return self.back(request)
+        return self._feature_values_page(request, queryset, licenses, form.confirmation(), outcomes)
 
-    def _feature_values_page(self, request, licenses, form, outcomes) -> TemplateResponse:
-        packages = {lic.package_id for lic in licenses}
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.model._meta,
-            "title": f"Set feature values on {len(licenses)} license(s)",
-            "licenses": licenses,
-            "package_count": len(packages),
-            "form": form,
-            "outcomes": outcomes,
-            "max_listed_refusals": MAX_LISTED_REFUSALS,
-            "refusal_slice": f":{MAX_LISTED_REFUSALS}",
-            "selected": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
-            "select_across": request.POST.get("select_across") in ("1", "True", "true"),
-            "cancel_url": request.get_full_path(),
-        }
-        return TemplateResponse(request, "console/license_feature_values.html", context)
+    def _feature_values_page(
+        self,
+        request: HttpRequest,
+        queryset: QuerySet,
+        licenses: list[License],
+        form: FeatureValuesForm,
+        outcomes: list[ParameterOutcome] | None = None,
+    ):
+        previewing = outcomes is not None
+        return self.confirm_page(
+            request,
+            queryset,
+            action="set_feature_values",
+            title=f"Set feature values on {len(licenses)} license(s)",
+            form=form,
+            intro=""
+            if previewing
+            else "Pick the values to set and leave the others as they are. The preview shows "
+            "what each would change before anything is written; each change follows the "
+            "license page's rules (an uninstalled license is refused) and goes to that "
+            "license's history.",
+            submit_label="Confirm and set the values" if previewing else "Preview",
+            objects=licenses,
+            preview_template="console/feature_values_preview.html" if previewing else "",
+            extra_context={
+                "licenses": licenses,
+                "outcomes": outcomes,
+                "package_count": len({lic.package_id for lic in licenses}),
+                "refusal_slice": f":{MAX_LISTED_REFUSALS}",
+            },
+        )
 
 
 def _report(request: HttpRequest, outcomes: list[ParameterOutcome]) -> None:
