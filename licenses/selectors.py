@@ -9,8 +9,8 @@ from typing import Any
 from django.core.cache import cache
 from django.db.models import Count, Q, Sum
 from django.db.models.functions import TruncMonth
-from django.utils import timezone
 
+from lmo import clock
 from packages.choices import SITE_LICENSE
 from packages.models import Package
 
@@ -36,6 +36,9 @@ class Dashboard:
     version_spread: list[dict[str, Any]]
     lapsing_trials: list[License]
     monthly: list[dict[str, Any]] = field(default_factory=list)
+    # Past their end but within their package's grace: still running, about to be cut off.
+    in_grace: list[License] = field(default_factory=list)
+    in_grace_count: int = 0
 
     @property
     def total(self) -> int:
@@ -77,8 +80,9 @@ def dashboard_get(*, package: Package | None = None, now: dt.datetime | None = N
 def dashboard_compute(
     *, package: Package | None = None, now: dt.datetime | None = None
 ) -> Dashboard:
-    """Aggregate licenses for the dashboard: 6 queries whatever the number of licenses."""
-    now = now or timezone.now()
+    """Aggregate licenses for the dashboard: 8 queries whatever the number of licenses (9
+    with 25 or more licenses in grace)."""
+    now = now or clock.now()
     licenses = License.objects.all()
     if package is not None:
         licenses = licenses.filter(package=package)
@@ -115,6 +119,9 @@ def dashboard_compute(
         .select_related("package", "account")
         .order_by("expires_at")[:25]
     )
+    grace = licenses.in_grace(now)
+    in_grace = list(grace.select_related("package", "account").order_by("expires_at")[:25])
+    in_grace_count = len(in_grace) if len(in_grace) < 25 else grace.count()
     since = _month_start(now, HISTORY_MONTHS - 1)
     installs = dict(
         licenses.filter(installed_at__gte=since, previous_license__isnull=True)
@@ -153,6 +160,8 @@ def dashboard_compute(
         version_spread=version_spread,
         lapsing_trials=lapsing,
         monthly=monthly,
+        in_grace=in_grace,
+        in_grace_count=in_grace_count,
     )
 
 

@@ -11,13 +11,13 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import F, OuterRef, Subquery
 from django.db.models.functions import Coalesce
-from django.utils import timezone
 
 from core.salesforce_ids import normalize_salesforce_id
 from features.choices import DataType, Direction
 from features.services import feature_parameter_create
 from leads.models import Account, Lead
 from licenses.models import License
+from lmo import clock
 from packages.models import Package, PackageVersion
 from subscribers.events import parse_event
 from subscribers.services import subscriber_event_accept, subscriber_events_drain
@@ -106,7 +106,7 @@ def load_demo_data(*, orgs: int = 150, seed: int = 7, months: int = 5) -> int:
     if Package.objects.filter(namespace="fsp").exists():
         return 0
     rng = random.Random(seed)
-    now = timezone.now()
+    now = clock.now()
     # Leads from installs go to the demo's Partner Ops user when `bootstrap_demo` made one.
     lead_manager = get_user_model().objects.filter(username="demo-ops").first()
     simulated = []

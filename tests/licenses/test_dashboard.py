@@ -54,7 +54,7 @@ def test_dashboard_compute__query_count_does_not_grow_with_licenses(
 ):
     for _ in range(10):
         make_license(package=population["package"])
-    with django_assert_max_num_queries(7):
+    with django_assert_max_num_queries(9):
         dashboard_compute()
 
 
