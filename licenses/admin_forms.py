@@ -6,7 +6,7 @@ from typing import Any
 
 from django import forms
 
-from core.dates import DISPLAY_FORMAT
+from core.dates import INPUT_FORMATS, UtcDateTimeInput
 from licenses.choices import MAX_RENEWAL_DAYS
 from packages.choices import MAX_SEATS, SITE_LICENSE
 from packages.models import validate_seats
@@ -14,9 +14,8 @@ from packages.models import validate_seats
 from .actions import MAX_REASON_LENGTH, ActionField, LicenseAction
 from .models import License
 
-WIDGET_FORMAT = "%Y-%m-%dT%H:%M"
-# What the datetime-local widget sends, and the format the console shows dates in.
-DATETIME_INPUT_FORMATS = [WIDGET_FORMAT, "%Y-%m-%d %H:%M", DISPLAY_FORMAT]
+# Typed as shown (`2026-12-27 19:06 UTC`), with or without the zone and seconds.
+DATETIME_INPUT_FORMATS = INPUT_FORMATS
 NEVER_EXPIRES = "never_expires"
 
 
@@ -39,7 +38,7 @@ def _field(spec: ActionField) -> forms.Field:
             # A required "no date" is said with the box next to it.
             required=spec.required and not spec.nullable,
             input_formats=DATETIME_INPUT_FORMATS,
-            widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format=WIDGET_FORMAT),
+            widget=UtcDateTimeInput(),
             **options,
         )
     return forms.CharField(

@@ -70,6 +70,15 @@ def _actor(by: ActorLike) -> tuple[str, Any]:
     return by.get_username(), by
 
 
+# Over seat limit: the org reports more users than the seats bought. A site license (-1)
+# covers every user, and an uninstalled license grants nothing, so neither is ever over.
+OVER_SEAT_LIMIT = (
+    Q(used_licenses__gt=models.F("seats"))
+    & ~Q(seats=SITE_LICENSE)
+    & ~Q(status__in=TERMINAL_STATUSES)
+)
+
+
 class LicenseQuerySet(models.QuerySet):
     def for_org(self, org_id: str) -> LicenseQuerySet:
         """Licenses of an org, given its 15 or 18 character id."""
@@ -79,6 +88,18 @@ class LicenseQuerySet(models.QuerySet):
     def live(self) -> LicenseQuerySet:
         """Licenses that are not frozen (still installed)."""
         return self.exclude(status__in=TERMINAL_STATUSES)
+
+    def over_seat_limit(self) -> LicenseQuerySet:
+        """Installed licenses whose org uses more seats than it bought (never a site license)."""
+        return self.filter(OVER_SEAT_LIMIT)
+
+    def with_seat_use(self) -> LicenseQuerySet:
+        """Each license with `is_over_seat_limit`, by the same rule as `over_seat_limit()`."""
+        return self.annotate(
+            is_over_seat_limit=models.ExpressionWrapper(
+                OVER_SEAT_LIMIT, output_field=models.BooleanField()
+            )
+        )
 
     def due_for_expiry(self, now: datetime) -> LicenseQuerySet:
         """Trials and active licenses whose end, and their package's grace after it, has

@@ -19,3 +19,6 @@ urlpatterns = [
     re_path(r"^api/", api_not_found),
     path("", include("jobs.urls")),
 ]
+
+handler403 = "lmo.errors.permission_denied"
+handler404 = "lmo.errors.page_not_found"
