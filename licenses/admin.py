@@ -251,7 +251,7 @@ class LicenseAdmin(
     def get_fieldsets(self, request, obj=None):
         customer: tuple[str, ...] = ("lead_link", "account_link")
         if obj is not None and self.has_change_permission(request, obj):
-            customer = ("lead_link", "assign_account", "assign_reason")
+            customer = ("lead_link", "assign_lead", "assign_account", "assign_reason")
         return [
             (
                 "License",
@@ -304,8 +304,16 @@ class LicenseAdmin(
         return super().has_change_permission(request, obj)
 
     def save_model(self, request, obj, form, change):
-        # Nothing on this form is written directly: the account goes through the model method.
-        if change and "assign_account" in form.changed_data:
+        # Nothing on this form is written directly: lead and account go through the model.
+        if not change:
+            return
+        if "assign_lead" in form.changed_data:
+            obj.assign_lead(
+                by=request.user,
+                lead=form.cleaned_data["assign_lead"],
+                reason=form.cleaned_data.get("assign_reason", ""),
+            )
+        if "assign_account" in form.changed_data:
             obj.assign_account(
                 by=request.user,
                 account=form.cleaned_data["assign_account"],

@@ -100,14 +100,16 @@ class LicenseActionForm(forms.Form):
 
 
 class LicenseChangeForm(forms.ModelForm):
-    """The license page's only editable part: its Account, assigned through the model method."""
+    """The license page's only editable part: its lead and Account, each assigned through
+    its model method (and so written to the license's history)."""
 
+    assign_lead = forms.ModelChoiceField(
+        queryset=None, required=False, label="Lead", help_text="Empty: no lead."
+    )
     assign_account = forms.ModelChoiceField(
         queryset=None, required=False, label="Account", help_text="Empty: no account."
     )
-    assign_reason = forms.CharField(
-        required=False, max_length=500, label="Reason for the account change"
-    )
+    assign_reason = forms.CharField(required=False, max_length=500, label="Reason for the change")
 
     class Meta:
         model = License
@@ -117,12 +119,16 @@ class LicenseChangeForm(forms.ModelForm):
         from django.contrib import admin
         from django.contrib.admin.widgets import AutocompleteSelect
 
-        from leads.models import Account
+        from leads.models import Account, Lead
 
         super().__init__(*args, **kwargs)
-        field = self.fields.get("assign_account")
-        if field is not None:
-            # The widget first: setting the queryset hands its choices to the widget.
-            field.widget = AutocompleteSelect(License._meta.get_field("account"), admin.site)
-            field.queryset = Account.objects.all()
-            field.initial = self.instance.account_id
+        for name, model_field, queryset, initial in (
+            ("assign_lead", "lead", Lead.objects.all(), self.instance.lead_id),
+            ("assign_account", "account", Account.objects.all(), self.instance.account_id),
+        ):
+            field = self.fields.get(name)
+            if field is not None:
+                # The widget first: setting the queryset hands its choices to the widget.
+                field.widget = AutocompleteSelect(License._meta.get_field(model_field), admin.site)
+                field.queryset = queryset
+                field.initial = initial
