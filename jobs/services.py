@@ -23,6 +23,7 @@ from django.utils import timezone
 from licenses.cache import license_check_cache_key
 from licenses.choices import EXPIRING_STATUSES, Actor, EventKind, LicenseStatus, is_allowed
 from licenses.models import License, LicenseEvent
+from licenses.signals import send_licenses_changed_in_bulk
 
 from .choices import OutboxTopic, SweepJob
 from .models import SweepRun
@@ -145,6 +146,7 @@ def history_write_many(
                 params,
             )
             event_ids = [event_id for (event_id,) in cursor.fetchall()]
+    send_licenses_changed_in_bulk(rows, at)
     if kind in NOTIFY_KINDS and event_ids:
         outbox_enqueue(
             topic=OutboxTopic.LICENSE_EVENT,

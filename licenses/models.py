@@ -32,6 +32,7 @@ from .choices import (
     is_allowed,
 )
 from .exceptions import InvalidTransition, LicenseLocked, TrialLimitExceeded
+from .signals import LicenseChange, LicenseSnapshot, send_licenses_changed
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -318,11 +319,12 @@ class License(models.Model):
     ) -> LicenseEvent:
         """Save the changed fields and write one history row with their old and new values."""
         before = {field: self._event_value(field) for field in changes}
+        was = LicenseSnapshot.of(self)
         for field, value in {**changes, **(quiet_changes or {})}.items():
             setattr(self, field, value)
         after = {field: self._event_value(field) for field in changes}
         self.save(update_fields=[*changes, *(quiet_changes or {}), "updated_at"])
-        return self.record_event(
+        event = self.record_event(
             kind,
             by=by,
             before=before,
@@ -331,6 +333,8 @@ class License(models.Model):
             source_event_id=source_event_id,
             at=at,
         )
+        send_licenses_changed([LicenseChange(was, LicenseSnapshot.of(self), event.at)])
+        return event
 
     def _event_value(self, field: str) -> Any:
         if field == "account":

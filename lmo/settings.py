@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "subscribers",
     "jobs",
     "staff",
+    "dashboards",
 ]
 
 MIDDLEWARE = [
