@@ -163,9 +163,7 @@ def purchase_days(trial_started_at: dt.datetime, activated_at: dt.datetime | Non
     return max(0, (activated_at - trial_started_at).days)
 
 
-def gone_within(
-    installed_at: dt.datetime, uninstalled_at: dt.datetime | None, days: int
-) -> bool:
+def gone_within(installed_at: dt.datetime, uninstalled_at: dt.datetime | None, days: int) -> bool:
     return uninstalled_at is not None and uninstalled_at < installed_at + dt.timedelta(days=days)
 
 

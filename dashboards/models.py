@@ -19,7 +19,18 @@ from licenses.choices import LicenseStatus, OrgType
 SEAT_MEASURES = ("licenses", "seats", "site_licenses", "used_seats", "over_limit")
 
 
-class SeatMeasures(models.Model):
+class RollupRow(models.Model):
+    KEY: tuple[str, ...] = ()
+    MEASURES: tuple[str, ...] = ()
+
+    class Meta:
+        abstract = True
+
+    def __str__(self) -> str:
+        return " ".join(str(getattr(self, name)) for name in self.KEY)
+
+
+class SeatMeasures(RollupRow):
     licenses = models.BigIntegerField(default=0)
     seats = models.BigIntegerField(default=0, help_text="Seats bought, site licenses apart.")
     site_licenses = models.BigIntegerField(default=0)
@@ -79,7 +90,7 @@ class LicenseDay(SeatMeasures):
         ]
 
 
-class TrialCohort(models.Model):
+class TrialCohort(RollupRow):
     """Licenses that started as a trial, per month the trial started, status now, and days
     from install to purchase (-1: not bought)."""
 
@@ -102,7 +113,7 @@ class TrialCohort(models.Model):
         ]
 
 
-class InstallCohort(models.Model):
+class InstallCohort(RollupRow):
     """Installs per month, and how many of them were uninstalled within 30, 60 and 90 days."""
 
     package = models.ForeignKey("packages.Package", on_delete=models.CASCADE, related_name="+")
@@ -124,7 +135,7 @@ class InstallCohort(models.Model):
         ]
 
 
-class TrialEndDay(models.Model):
+class TrialEndDay(RollupRow):
     """Licenses in trial now, per day (UTC) their trial ends."""
 
     package = models.ForeignKey("packages.Package", on_delete=models.CASCADE, related_name="+")

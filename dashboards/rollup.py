@@ -136,9 +136,7 @@ def on_licenses_changed(sender: Any, *, changes: list[LicenseChange], **kwargs: 
 def _upsert(model: type[models.Model], rows: Rows) -> None:
     """INSERT ... ON CONFLICT DO UPDATE adding to the stored counts (the same statement on
     PostgreSQL and SQLite)."""
-    changed = sorted(
-        (key, counter) for key, counter in rows.items() if any(counter.values())
-    )
+    changed = sorted((key, counter) for key, counter in rows.items() if any(counter.values()))
     if not changed:
         return
     quote = connection.ops.quote_name
@@ -184,9 +182,16 @@ def _history_day_rows(snapshots: dict[int, LicenseSnapshot]) -> Rows:
     rows: Rows = defaultdict(Counter)
     events = (
         LicenseEvent.objects.order_by("license_id", "at", "id")
-        .filter(kind__in=[*CREATED_KINDS, EventKind.UPGRADED, EventKind.STATUS_CHANGED,
-                          EventKind.SEATS_CHANGED, EventKind.USAGE_REPORTED,
-                          EventKind.UNINSTALLED])
+        .filter(
+            kind__in=[
+                *CREATED_KINDS,
+                EventKind.UPGRADED,
+                EventKind.STATUS_CHANGED,
+                EventKind.SEATS_CHANGED,
+                EventKind.USAGE_REPORTED,
+                EventKind.UNINSTALLED,
+            ]
+        )
         .values_list("license_id", "kind", "at", "after")
         .iterator(chunk_size=REBUILD_CHUNK)
     )

@@ -22,6 +22,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
 
+from dashboards.admin_filters import DashboardSegmentFilter, FeatureFilter
 from features.choices import DataType, Direction
 from features.exceptions import FeatureError
 from features.models import FeatureParameterValue
@@ -187,6 +188,8 @@ class LicenseAdmin(admin.ModelAdmin):
         VersionFilter,
         ("is_sandbox", admin.BooleanFieldListFilter),
         ExpiringFilter,
+        DashboardSegmentFilter,
+        FeatureFilter,
     )
     # Only indexed columns sort: anything else would sort a million rows per page.
     sortable_by = ("license_name", "org", "installed")
