@@ -61,23 +61,29 @@ def _sums(names: Iterable[str]) -> dict[str, Sum]:
     return {name: Sum(name) for name in names}
 
 
-def _overdue(scope: Scope, *group_by: str) -> QuerySet:
+def _overdue(scope: Scope, *group_by: str) -> list[dict[str, Any]]:
     """Trials and contracts whose end has passed but that the sweep has not marked expired
-    yet: not live, though their status still says so (bounded by the status+expiry index)."""
+    yet: not live, though their status still says so (bounded by the status+expiry index).
+    One row per `group_by` values, with the seat measures."""
     site = Q(seats=SITE_LICENSE)
-    return (
+    rows = (
         _rollup(License.objects.all(), scope)
         .filter(status__in=d.LIVE_STATUSES, expires_at__lte=scope.now)
         .order_by()
         .values(*group_by)
         .annotate(
-            licenses=Count("id"),
-            seats=Sum("seats", filter=~site, default=0),
-            site_licenses=Count("id", filter=site),
-            used_seats=Sum("used_licenses", filter=~site, default=0),
-            over_limit=Count("id", filter=d.over_limit_q()),
+            # Prefixed: an annotation named like a field would shadow it in over_limit_q.
+            m_licenses=Count("id"),
+            m_seats=Sum("seats", filter=~site, default=0),
+            m_site_licenses=Count("id", filter=site),
+            m_used_seats=Sum("used_licenses", filter=~site, default=0),
+            m_over_limit=Count("id", filter=d.over_limit_q()),
         )
     )
+    return [
+        {**{k: row[k] for k in group_by}, **{name: row[f"m_{name}"] for name in SEAT_MEASURES}}
+        for row in rows
+    ]
 
 
 def _week_start(day: dt.date) -> dt.date:
@@ -446,19 +452,20 @@ class Versions:
 
 def _latest(versions: list[PackageVersion]) -> PackageVersion | None:
     released = [v for v in versions if not v.is_beta]
-    return max(released, key=PackageVersion.sort_key) if released else None
+    return max(released, key=lambda v: v.sort_key) if released else None
 
 
 def versions(scope: Scope) -> Versions:
     """Per package, live installs by version, the share on the latest version and the
     change over the period: four queries."""
-    live: Counter = Counter()
+    recorded: Counter = Counter()
     for row in (
         _rollup(LicenseTally.objects.filter(status__in=d.LIVE_STATUSES), scope)
         .values("package_id", "version_key")
         .annotate(licenses=Sum("licenses"))
     ):
-        live[(row["package_id"], row["version_key"])] += row["licenses"] or 0
+        recorded[(row["package_id"], row["version_key"])] += row["licenses"] or 0
+    live = Counter(recorded)
     for row in _overdue(scope, "package_id", "version_id"):
         live[(row["package_id"], row["version_id"] or 0)] -= row["licenses"]
     change: Counter = Counter()
@@ -490,7 +497,7 @@ def versions(scope: Scope) -> Versions:
                     license_list(
                         scope, segment="live", package__id__exact=package.pk, version=version.pk
                     ),
-                    live[(package.pk, version.pk)] - change[(package.pk, version.pk)],
+                    recorded[(package.pk, version.pk)] - change[(package.pk, version.pk)],
                 ),
                 "share": share(live[(package.pk, version.pk)], total),
             }
@@ -511,7 +518,7 @@ def versions(scope: Scope) -> Versions:
                             package__id__exact=package.pk,
                             version__isnull="True",
                         ),
-                        live[(package.pk, 0)] - change[(package.pk, 0)],
+                        recorded[(package.pk, 0)] - change[(package.pk, 0)],
                     ),
                     "share": share(live[(package.pk, 0)], total),
                 }

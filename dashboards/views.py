@@ -164,8 +164,16 @@ def versions_csv(request: HttpRequest) -> HttpResponse:
 
     def rows() -> Iterator[str]:
         yield writer.writerow(
-            ["license", "org_id", "org_name", "org_type", "status", "version", "account",
-             "installed_at"]
+            [
+                "license",
+                "org_id",
+                "org_name",
+                "org_type",
+                "status",
+                "version",
+                "account",
+                "installed_at",
+            ]
         )
         for license in licenses.iterator(chunk_size=CSV_CHUNK):
             yield writer.writerow(
