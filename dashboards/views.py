@@ -151,7 +151,7 @@ class _Echo:
 @dashboard_view
 def versions_csv(request: HttpRequest) -> HttpResponse:
     """The orgs on a version older than the chosen one, as CSV (streamed)."""
-    scope, form = parse_scope(request.GET, default_period=DEFAULT_PERIODS["versions"])
+    scope, _form = parse_scope(request.GET, default_period=DEFAULT_PERIODS["versions"])
     chosen = _chosen_version(request, scope) if scope is not None else None
     if scope is None or chosen is None:
         return HttpResponse(

@@ -30,7 +30,7 @@ def change(value: Figure | None) -> str:
         return ""
     delta = value.change
     css = "dash-up" if delta > 0 else "dash-down" if delta < 0 else "dash-flat"
-    sign = "+" if delta > 0 else "−" if delta < 0 else "±"
+    sign = "+" if delta > 0 else "\u2212" if delta < 0 else "\u00b1"
     return format_html(
         '<span class="dash-change {}" title="Against the start of the period: {}">{}{}</span>',
         css,
