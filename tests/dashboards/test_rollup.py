@@ -43,8 +43,7 @@ class LicenseHistories(RuleBasedStateMachine):
         self.user = UserFactory(username="rollup-ops", role="ops")
         self.package = PackageFactory(trial_days=14, default_seats=5)
         self.versions = [
-            PackageVersionFactory(package=self.package, version_number=f"1.{n}.0")
-            for n in range(3)
+            PackageVersionFactory(package=self.package, version_number=f"1.{n}.0") for n in range(3)
         ]
 
     def _at_now(self, action):
