@@ -98,5 +98,11 @@ class ScopeForm(forms.Form):
 
 def parse_scope(params, *, default_period: int) -> tuple[Scope | None, ScopeForm]:
     """The scope the query parameters ask for, or None (the form says what is wrong)."""
-    form = ScopeForm(params, default_period=default_period)
+    data = params.copy()
+    # Absent filters take the page's defaults, and the form shows them as chosen.
+    if not data.get("period"):
+        data["period"] = str(default_period)
+    if not data.get("orgs"):
+        data["orgs"] = d.DEFAULT_ORG_SCOPE
+    form = ScopeForm(data, default_period=default_period)
     return (form.scope() if form.is_valid() else None), form

@@ -289,3 +289,14 @@ def test_api__conversion_churn_versions_features(population, manager_user):
     assert versions["packages"][0]["on_latest_share"] == 0.6667
     assert "version__id__in=" in versions["older"]["url"]
     assert features["readings"][0]["median"] == 12
+
+
+def test_page__no_filters__shows_the_pages_defaults_as_chosen(db, client, manager_user):
+    client.force_login(manager_user)
+
+    conversion = client.get("/dashboard/trial-conversion/").content.decode()
+    overview = client.get("/dashboard/").content.decode()
+
+    assert '<option value="365" selected>' in conversion
+    assert '<option value="30" selected>' in overview
+    assert '<option value="production" selected>' in overview
