@@ -226,7 +226,8 @@ def first_install_apply(event: IncomingEvent) -> int | None:
     params = [param for _, part_params in parts for param in part_params]
     license_id, catalog_current = _execute(statement, org_lock_key(package, org.org_id), params)
     if license_id is not None:
-        send_licenses_changed([LicenseChange(None, LicenseSnapshot.of(license), license.installed_at)])
+        created = LicenseChange(None, LicenseSnapshot.of(license), license.installed_at)
+        send_licenses_changed([created])
     if not catalog_current:
         # The package or version changed since this process read it: read it again next time.
         catalog_forget(package_id=package.package_id, version_id=version.version_id)
