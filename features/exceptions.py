@@ -1,12 +1,12 @@
-class FeatureError(Exception):
+"""The features app's domain errors."""
+
+from core.exceptions import DomainError
+
+
+class FeatureError(DomainError):
     """Base class for refusals in the features app."""
 
     code = "feature_error"
-    http_status = 409
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 class ParameterImmutable(FeatureError):

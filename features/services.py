@@ -131,8 +131,7 @@ def feature_value_set(
 
     Staff set LMO-to-subscriber parameters; subscribers report subscriber-to-LMO ones.
     """
-    license._lock()
-    license.ensure_editable(f"change {parameter.developer_name}")
+    license.lock_for_change(f"change {parameter.developer_name}")
     expected = Direction.SUBSCRIBER_TO_LMO if from_subscriber else Direction.LMO_TO_SUBSCRIBER
     if parameter.package_id != license.package_id:
         raise ValidationError(

@@ -13,9 +13,9 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
+from core.salesforce_ids import ORG_PREFIX, try_normalize
 from licenses.choices import LicenseStatus
 from licenses.models import License
-from lmo.salesforce_ids import ORG_PREFIX, try_normalize
 from packages.choices import SITE_LICENSE
 from packages.models import seats_display
 

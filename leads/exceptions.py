@@ -1,8 +1,12 @@
-class LeadError(Exception):
+"""The leads app's domain errors."""
+
+from core.exceptions import DomainError
+
+
+class LeadError(DomainError):
     """Base class for refusals in the leads app."""
 
     code = "lead_error"
-    http_status = 409
 
 
 class LeadAlreadyConverted(LeadError):

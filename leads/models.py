@@ -7,7 +7,7 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
 
-from lmo.salesforce_ids import ORG_PREFIX, SalesforceIdField
+from core.salesforce_ids import ORG_PREFIX, SalesforceIdField
 
 from .choices import LEAD_SOURCE_PACKAGE_INSTALLATION, OPEN_LEAD_STATUSES, LeadStatus
 

@@ -65,7 +65,7 @@ def lead_convert(
     )
     belongs_to_lead = Q(lead=lead) | Q(org_id=lead.org_id) if lead.org_id else Q(lead=lead)
     for license in License.objects.live().filter(belongs_to_lead, account__isnull=True):
-        license.assign_account(by, account, reason=f"Lead {lead.pk} converted")
+        license.assign_account(by=by, account=account, reason=f"Lead {lead.pk} converted")
     return account
 
 

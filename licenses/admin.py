@@ -22,16 +22,18 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
 
+from core.dates import format_utc
+from core.salesforce_ids import ORG_PREFIX, try_normalize
 from dashboards.admin_filters import DashboardSegmentFilter, FeatureFilter
 from features.choices import DataType, Direction
 from features.exceptions import FeatureError
 from features.models import FeatureParameterValue
 from leads.models import Account, Lead
-from lmo.salesforce_ids import ORG_PREFIX, try_normalize
 from packages.models import PackageVersion, seats_display
 
 from . import admin_views
-from .admin_forms import LICENSE_ACTIONS, LicenseAction, LicenseChangeForm
+from .actions import ACTIONS, LicenseAction, actions_available
+from .admin_forms import LicenseActionForm, LicenseChangeForm
 from .admin_paginator import EstimatedCountPaginator
 from .choices import EXPIRING_STATUSES, LicenseStatus
 from .exceptions import LicenseError
@@ -41,6 +43,7 @@ from .services import licenses_bulk_apply
 # How many refusals an action lists one by one before it summarises the rest.
 MAX_REPORTED_REFUSALS = 50
 HISTORY_ROWS = 200
+PREVIEW_ROWS = 20
 MAX_SEARCHED_ACCOUNTS = 500
 CSV_CHUNK = 2000
 
@@ -63,6 +66,20 @@ def expiry_display(expires_at: dt.datetime | None, now: dt.datetime | None = Non
     return format_html(
         '{} <span class="{}">({})</span>', f"{expires_at:%Y-%m-%d %H:%M}", css or "lmo-muted", note
     )
+
+
+def license_limits(license: License) -> dict[str, Any]:
+    """What an action form shows of each license it will change: its current values and
+    the limits that apply to them."""
+    limit = license.trial_limit if license.is_trial_life else None
+    return {
+        "license": license,
+        "seats": seats_display(license.seats),
+        "used": "-" if license.used_licenses is None else f"{license.used_licenses:,}",
+        "expires": format_utc(license.expires_at) if license.expires_at else "Does not expire",
+        "trial_started": format_utc(license.trial_started_at) if license.trial_started_at else "",
+        "latest_end": format_utc(limit) if limit else "",
+    }
 
 
 def license_search(queryset: QuerySet, term: str) -> QuerySet:
@@ -200,7 +217,7 @@ class LicenseAdmin(admin.ModelAdmin):
     show_full_result_count = False
     paginator = EstimatedCountPaginator
     list_per_page = 50
-    actions = [f"action_{name}" for name in LICENSE_ACTIONS]
+    actions = [f"action_{name}" for name in ACTIONS]
     change_form_template = "admin/licenses/license/change_form.html"
     change_list_template = "admin/licenses/license/change_list.html"
 
@@ -365,15 +382,12 @@ class LicenseAdmin(admin.ModelAdmin):
             return False
         return super().has_change_permission(request, obj)
 
-    def has_license_status_permission(self, request) -> bool:
-        return request.user.has_perm("licenses.change_license_status")
-
     def save_model(self, request, obj, form, change):
         # Nothing on this form is written directly: the account goes through the model method.
         if change and "assign_account" in form.changed_data:
             obj.assign_account(
-                request.user,
-                form.cleaned_data["assign_account"],
+                by=request.user,
+                account=form.cleaned_data["assign_account"],
                 reason=form.cleaned_data.get("assign_reason", ""),
             )
 
@@ -401,17 +415,6 @@ class LicenseAdmin(admin.ModelAdmin):
             .select_related("actor_user")
             .order_by("-at", "-id")[: HISTORY_ROWS + 1]
         )
-        actions = []
-        if not obj.is_locked:
-            offered = _actions_offered(obj)
-            for action in LICENSE_ACTIONS.values():
-                allowed = (
-                    self.has_license_status_permission(request)
-                    if action.needs_status_permission
-                    else self.has_change_permission(request, obj)
-                )
-                if allowed and action.name in offered:
-                    actions.append(action)
         return {
             "license": obj,
             "locked": obj.is_locked,
@@ -430,7 +433,7 @@ class LicenseAdmin(admin.ModelAdmin):
                 .select_related("package", "version", "account")
                 .order_by("-installed_at")
             ),
-            "license_actions": actions,
+            "license_actions": actions_available(obj, user=user),
             "org_page_url": reverse("admin:licenses_license_subscribers") + f"?org={obj.org_id}",
             "direction_lmo": Direction.LMO_TO_SUBSCRIBER,
         }
@@ -529,29 +532,45 @@ class LicenseAdmin(admin.ModelAdmin):
 
     # --- Actions ------------------------------------------------------------------------------
 
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        for name, action in ACTIONS.items():
+            if not action.allowed_for(request.user):
+                actions.pop(f"action_{name}", None)
+        return actions
+
     def _run_action(self, request: HttpRequest, queryset: QuerySet, action: LicenseAction):
-        """Ask for what the action needs, then run it license by license."""
+        """Ask for what the action needs, then run it license by license. If the rules
+        refuse it for every license, the form stays, with the input and the reasons."""
         next_url = request.POST.get("next", "")
         if not url_has_allowed_host_and_scheme(
             next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
         ):
             next_url = ""
-        form = action.form_class(request.POST if "apply" in request.POST else None)
-        if "apply" in request.POST and form.is_valid():
+        selected = request.POST.getlist(helpers.ACTION_CHECKBOX_NAME)
+        select_across = request.POST.get("select_across") in ("1", "True", "true")
+        preview = list(queryset.select_related("package")[:PREVIEW_ROWS])
+        single = preview[0] if len(preview) == 1 and not select_across else None
+        data = request.POST if "apply" in request.POST else None
+        form = LicenseActionForm(data, action=action, license=single)
+        if data is not None and form.is_valid():
+            arguments = form.arguments()
             ids = list(queryset.order_by("pk").values_list("pk", flat=True))
             outcomes = []
             for start in range(0, len(ids), 500):
                 chunk = License.objects.filter(pk__in=ids[start : start + 500]).order_by("pk")
                 outcomes += licenses_bulk_apply(
                     licenses=list(chunk),
-                    action=action.verb,
-                    apply=lambda lic: action.apply(lic, request.user, form.cleaned_data),
+                    action=action.done,
+                    apply=lambda lic: action.run(lic, by=request.user, data=arguments),
                 )
-            self._report(request, action, outcomes)
-            return HttpResponseRedirect(next_url) if next_url else None
-        selected = request.POST.getlist(helpers.ACTION_CHECKBOX_NAME)
-        select_across = request.POST.get("select_across") in ("1", "True", "true")
-        preview = list(queryset.select_related("package")[:20])
+            if any(outcome.ok for outcome in outcomes) or not outcomes:
+                self._report(request, action, outcomes)
+                return HttpResponseRedirect(next_url) if next_url else None
+            for outcome in outcomes[:MAX_REPORTED_REFUSALS]:
+                prefix = "" if single else f"{outcome.license_name}: "
+                form.add_error(None, prefix + outcome.message)
+            preview = list(queryset.select_related("package")[:PREVIEW_ROWS])
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
@@ -561,7 +580,7 @@ class LicenseAdmin(admin.ModelAdmin):
             "form": form,
             "selected": selected,
             "select_across": select_across,
-            "preview": preview,
+            "preview": [license_limits(license) for license in preview],
             "more": max(0, len(selected) - len(preview)) if not select_across else None,
             "next": next_url,
             "cancel_url": next_url or request.get_full_path(),
@@ -574,31 +593,13 @@ class LicenseAdmin(admin.ModelAdmin):
         if done:
             names = ", ".join(o.license_name for o in done[:20])
             more = f" and {len(done) - 20} more" if len(done) > 20 else ""
-            messages.success(request, f"{action.verb}: {len(done)} license(s) ({names}{more}).")
+            messages.success(request, f"{action.done}: {len(done)} license(s) ({names}{more}).")
         for outcome in refused[:MAX_REPORTED_REFUSALS]:
             messages.error(request, f"{outcome.license_name} refused: {outcome.message}")
         if len(refused) > MAX_REPORTED_REFUSALS:
             messages.error(
                 request, f"{len(refused) - MAX_REPORTED_REFUSALS} more license(s) were refused."
             )
-
-
-def _actions_offered(obj: License) -> set[str]:
-    """The buttons worth showing for the license's status, read from the transition table.
-
-    The list's actions stay available for every license: the model refuses what it must.
-    """
-    targets = obj.allowed_targets()
-    offered = {"set_seats", "set_expiration"}
-    if LicenseStatus.ACTIVE in targets:
-        offered.add("activate")
-    if LicenseStatus.SUSPENDED in targets:
-        offered.add("suspend")
-    if obj.status == LicenseStatus.SUSPENDED:
-        offered.add("reinstate")
-    if obj.status in (LicenseStatus.TRIAL, LicenseStatus.EXPIRED) and obj.is_trial_life:
-        offered.add("extend_trial")
-    return offered
 
 
 def _count_label(queryset: QuerySet, select_across: bool, selected: list[str]) -> str:
@@ -612,11 +613,11 @@ def _make_action(action: LicenseAction):
         return modeladmin._run_action(request, queryset, action)
 
     run.__name__ = f"action_{action.name}"
-    permission = "license_status" if action.needs_status_permission else "change"
-    return admin.action(description=action.label, permissions=[permission])(run)
+    # Who may run it: get_actions() asks the registry.
+    return admin.action(description=action.label)(run)
 
 
-for _action in LICENSE_ACTIONS.values():
+for _action in ACTIONS.values():
     setattr(LicenseAdmin, f"action_{_action.name}", _make_action(_action))
 
 

@@ -1,166 +1,98 @@
-"""Forms of the license console: what each action asks for before it runs."""
+"""Forms of the license console: each action's form, built from its registry entry."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from django import forms
 
+from core.dates import DISPLAY_FORMAT
 from packages.choices import MAX_SEATS, SITE_LICENSE
+from packages.models import validate_seats
 
+from .actions import MAX_REASON_LENGTH, ActionField, LicenseAction
 from .models import License
 
-DATETIME_WIDGET = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+WIDGET_FORMAT = "%Y-%m-%dT%H:%M"
+# What the datetime-local widget sends, and the format the console shows dates in.
+DATETIME_INPUT_FORMATS = [WIDGET_FORMAT, "%Y-%m-%d %H:%M", DISPLAY_FORMAT]
+NEVER_EXPIRES = "never_expires"
 
 
-def seats_field(*, required: bool) -> forms.IntegerField:
-    return forms.IntegerField(
-        required=required,
-        min_value=SITE_LICENSE,
-        max_value=MAX_SEATS,
-        help_text=f"1 to {MAX_SEATS:,}, or -1 for a site license (every user of the org).",
-    )
-
-
-def reason_field(*, required: bool) -> forms.CharField:
+def _field(spec: ActionField) -> forms.Field:
+    options: dict[str, Any] = {"label": spec.label, "help_text": spec.help_text}
+    if spec.kind == "seats":
+        return forms.IntegerField(
+            required=spec.required,
+            min_value=SITE_LICENSE,
+            max_value=MAX_SEATS,
+            validators=[validate_seats],
+            **options,
+        )
+    if spec.kind == "datetime":
+        return forms.DateTimeField(
+            # A required "no date" is said with the box next to it.
+            required=spec.required and not spec.nullable,
+            input_formats=DATETIME_INPUT_FORMATS,
+            widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format=WIDGET_FORMAT),
+            **options,
+        )
     return forms.CharField(
-        required=required,
-        max_length=500,
+        required=spec.required,
+        max_length=MAX_REASON_LENGTH,
         widget=forms.Textarea(attrs={"rows": 2, "cols": 60}),
-        help_text="Written to each license's history.",
+        **options,
     )
 
 
-class ActivateForm(forms.Form):
-    seats = seats_field(required=False)
-    expires_at = forms.DateTimeField(
-        required=False,
-        widget=DATETIME_WIDGET,
-        label="Expires at (UTC)",
-        help_text="Empty: the license does not expire.",
-    )
-    reason = reason_field(required=False)
+class LicenseActionForm(forms.Form):
+    """What one registry action asks for. Given the one license an edit will run on, the
+    form starts from that license's values."""
 
-    def clean_seats(self) -> int | None:
-        seats = self.cleaned_data.get("seats")
-        if seats == 0:
-            raise forms.ValidationError("Seats must be at least 1, or -1 for a site license.")
-        return seats
+    def __init__(
+        self, *args: Any, action: LicenseAction, license: License | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.action = action
+        self.nullable_required = None
+        for spec in action.fields:
+            self.fields[spec.name] = _field(spec)
+            if spec.kind == "datetime" and spec.nullable and spec.required:
+                self.nullable_required = spec.name
+                self.fields[NEVER_EXPIRES] = forms.BooleanField(
+                    required=False, label="Does not expire", help_text="Remove the end date."
+                )
+        if license is not None:
+            self._from_license(license)
 
-
-class SuspendForm(forms.Form):
-    reason = reason_field(required=True)
-
-
-class ReinstateForm(forms.Form):
-    reason = reason_field(required=False)
-
-
-class ExtendTrialForm(forms.Form):
-    until = forms.DateTimeField(
-        widget=DATETIME_WIDGET,
-        label="Trial ends at (UTC)",
-        help_text="At most 90 days after the trial started.",
-    )
-    reason = reason_field(required=False)
-
-
-class SetSeatsForm(forms.Form):
-    seats = seats_field(required=True)
-    reason = reason_field(required=False)
-
-    clean_seats = ActivateForm.clean_seats
-
-
-class SetExpirationForm(forms.Form):
-    expires_at = forms.DateTimeField(
-        required=False, widget=DATETIME_WIDGET, label="Expires at (UTC)"
-    )
-    never_expires = forms.BooleanField(
-        required=False, label="Does not expire", help_text="Remove the end date instead."
-    )
-    reason = reason_field(required=False)
+    def _from_license(self, license: License) -> None:
+        if not self.action.changes_status:
+            # An edit starts from what the license has now.
+            for name in ("seats", "expires_at"):
+                if name in self.fields:
+                    self.initial[name] = getattr(license, name)
+            if NEVER_EXPIRES in self.fields:
+                self.initial[NEVER_EXPIRES] = license.expires_at is None
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
-        if data.get("never_expires") and data.get("expires_at"):
-            raise forms.ValidationError("Give an end date or tick 'Does not expire', not both.")
-        if not data.get("never_expires") and not data.get("expires_at") and not self.errors:
-            raise forms.ValidationError("Give an end date, or tick 'Does not expire'.")
+        name = self.nullable_required
+        if name and not self.errors:
+            if data.get(NEVER_EXPIRES) and data.get(name):
+                raise forms.ValidationError("Give an end date or tick 'Does not expire', not both.")
+            if not data.get(NEVER_EXPIRES) and not data.get(name):
+                raise forms.ValidationError("Give an end date, or tick 'Does not expire'.")
         return data
 
-
-@dataclass(frozen=True)
-class LicenseAction:
-    """One console action: the form it asks, and the License method it calls per license."""
-
-    name: str
-    label: str
-    verb: str
-    form_class: type[forms.Form]
-    apply: Callable[[License, Any, dict[str, Any]], Any]
-    needs_status_permission: bool
-
-
-LICENSE_ACTIONS: dict[str, LicenseAction] = {
-    action.name: action
-    for action in (
-        LicenseAction(
-            "activate",
-            "Activate (customer bought)",
-            "Activated",
-            ActivateForm,
-            lambda lic, by, d: lic.activate(
-                by, seats=d["seats"], expires_at=d["expires_at"], reason=d["reason"]
-            ),
-            True,
-        ),
-        LicenseAction(
-            "suspend",
-            "Suspend",
-            "Suspended",
-            SuspendForm,
-            lambda lic, by, d: lic.suspend(by, d["reason"]),
-            True,
-        ),
-        LicenseAction(
-            "reinstate",
-            "Reinstate (lift suspension)",
-            "Reinstated",
-            ReinstateForm,
-            lambda lic, by, d: lic.reinstate(by, reason=d["reason"]),
-            True,
-        ),
-        LicenseAction(
-            "extend_trial",
-            "Extend trial",
-            "Trial extended",
-            ExtendTrialForm,
-            lambda lic, by, d: lic.extend_trial(by, d["until"], reason=d["reason"]),
-            True,
-        ),
-        LicenseAction(
-            "set_seats",
-            "Set seats",
-            "Seats set",
-            SetSeatsForm,
-            lambda lic, by, d: lic.set_seats(by, d["seats"], reason=d["reason"]),
-            False,
-        ),
-        LicenseAction(
-            "set_expiration",
-            "Set expiration",
-            "Expiration set",
-            SetExpirationForm,
-            lambda lic, by, d: lic.set_expiration(
-                by, None if d["never_expires"] else d["expires_at"], reason=d["reason"]
-            ),
-            False,
-        ),
-    )
-}
+    def arguments(self) -> dict[str, Any]:
+        """The License method's arguments, from the cleaned data."""
+        data = {spec.name: self.cleaned_data.get(spec.name) for spec in self.action.fields}
+        for spec in self.action.fields:
+            if data[spec.name] is None:
+                data[spec.name] = spec.default
+        if self.nullable_required and self.cleaned_data.get(NEVER_EXPIRES):
+            data[self.nullable_required] = None
+        return data
 
 
 class LicenseChangeForm(forms.ModelForm):

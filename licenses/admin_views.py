@@ -11,8 +11,8 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.views import View
 
+from core.salesforce_ids import ORG_PREFIX, try_normalize
 from leads.models import Account, Lead
-from lmo.salesforce_ids import ORG_PREFIX, try_normalize
 
 from .models import License, LicenseEvent
 

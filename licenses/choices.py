@@ -16,51 +16,75 @@ class OrgType(models.TextChoices):
     SANDBOX = "sandbox", "Sandbox"
 
 
-# Statuses that can grant access (subject to expires_at).
-LIVE_STATUSES = frozenset({LicenseStatus.TRIAL, LicenseStatus.ACTIVE})
-# Statuses a license never leaves.
-TERMINAL_STATUSES = frozenset({LicenseStatus.UNINSTALLED})
-# Statuses the expiry sweep looks at.
-EXPIRING_STATUSES = frozenset({LicenseStatus.TRIAL, LicenseStatus.ACTIVE})
-
-# The single source of truth for which status may follow which. The model methods add
-# the conditions that depend on the license itself (expiry passed, trial never bought,
-# 90-day cap, the status before a suspension).
-ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
-    LicenseStatus.TRIAL: frozenset(
-        {
-            LicenseStatus.ACTIVE,
-            LicenseStatus.SUSPENDED,
-            LicenseStatus.EXPIRED,
-            LicenseStatus.UNINSTALLED,
-        }
-    ),
-    LicenseStatus.ACTIVE: frozenset(
-        {LicenseStatus.SUSPENDED, LicenseStatus.EXPIRED, LicenseStatus.UNINSTALLED}
-    ),
-    # trial and expired are reached from suspended only by reinstating (back to what it was).
-    LicenseStatus.SUSPENDED: frozenset(
-        {
-            LicenseStatus.TRIAL,
-            LicenseStatus.ACTIVE,
-            LicenseStatus.EXPIRED,
-            LicenseStatus.UNINSTALLED,
-        }
-    ),
-    LicenseStatus.EXPIRED: frozenset(
-        {
-            LicenseStatus.ACTIVE,
-            LicenseStatus.TRIAL,
-            LicenseStatus.SUSPENDED,
-            LicenseStatus.UNINSTALLED,
-        }
-    ),
-    LicenseStatus.UNINSTALLED: frozenset(),
+# The single source of truth for which status may follow which, and by which move (the
+# License method that makes it). The model's `_guard` reads it before every move, the
+# action registry (licenses/actions.py) reads it to offer an action only where it can
+# succeed, and the sweep reads it to know what expires. The model methods add only the
+# conditions that depend on the license itself (expiry passed, trial never bought, 90-day
+# cap, the status before a suspension).
+_S = LicenseStatus
+ALLOWED_TRANSITIONS: dict[str, dict[str, frozenset[str]]] = {
+    _S.TRIAL: {
+        # A trial's end moves within its 90 days; it stays a trial.
+        _S.TRIAL: frozenset({"extend_trial"}),
+        _S.ACTIVE: frozenset({"activate"}),
+        _S.SUSPENDED: frozenset({"suspend"}),
+        _S.EXPIRED: frozenset({"expire"}),
+        _S.UNINSTALLED: frozenset({"mark_uninstalled"}),
+    },
+    # Never back to trial: once bought, a license cannot become a trial again.
+    _S.ACTIVE: {
+        _S.SUSPENDED: frozenset({"suspend"}),
+        _S.EXPIRED: frozenset({"expire"}),
+        _S.UNINSTALLED: frozenset({"mark_uninstalled"}),
+    },
+    # Trial and expired are reached from suspended only by reinstating (back to what it was).
+    _S.SUSPENDED: {
+        _S.TRIAL: frozenset({"reinstate"}),
+        _S.ACTIVE: frozenset({"activate", "reinstate"}),
+        _S.EXPIRED: frozenset({"reinstate"}),
+        _S.UNINSTALLED: frozenset({"mark_uninstalled"}),
+    },
+    _S.EXPIRED: {
+        _S.ACTIVE: frozenset({"activate"}),
+        _S.TRIAL: frozenset({"extend_trial"}),
+        _S.SUSPENDED: frozenset({"suspend"}),
+        _S.UNINSTALLED: frozenset({"mark_uninstalled"}),
+    },
+    _S.UNINSTALLED: {},
 }
 
 
-def is_allowed(current: str, target: str) -> bool:
-    return target in ALLOWED_TRANSITIONS.get(current, frozenset())
+# Why the table refuses a move, where "cannot move from X to Y" alone would not say:
+# by (status, move), or by move for every status.
+REFUSAL_REASONS: dict[tuple[str, str] | str, str] = {
+    (_S.ACTIVE, "extend_trial"): "a license that was bought cannot become a trial again",
+    "reinstate": "only a suspended license can be reinstated",
+}
+
+
+def is_allowed(current: str, target: str, move: str | None = None) -> bool:
+    """May a license in `current` move to `target` (by `move`, when given)?"""
+    moves = ALLOWED_TRANSITIONS.get(current, {}).get(target)
+    return moves is not None and (move is None or move in moves)
+
+
+def moves_from(status: str) -> frozenset[str]:
+    """Every move the table allows from `status`."""
+    return frozenset().union(*ALLOWED_TRANSITIONS.get(status, {}).values())
+
+
+def statuses_allowing(move: str) -> frozenset[str]:
+    """Every status from which the table allows `move`."""
+    return frozenset(status for status in ALLOWED_TRANSITIONS if move in moves_from(status))
+
+
+# Statuses a license never leaves (nothing in the table leads out of them): frozen records.
+TERMINAL_STATUSES = frozenset(status for status, moves in ALLOWED_TRANSITIONS.items() if not moves)
+# Statuses that grant access, until expires_at when it is set.
+LIVE_STATUSES = frozenset({_S.TRIAL, _S.ACTIVE})
+# Statuses the expiry sweep moves to expired once expires_at has passed.
+EXPIRING_STATUSES = statuses_allowing("expire")
 
 
 class Actor(models.TextChoices):

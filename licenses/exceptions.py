@@ -4,16 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from core.dates import format_utc
+from core.exceptions import DomainError
 
-class LicenseError(Exception):
+
+class LicenseError(DomainError):
     """A change the license's rules refuse."""
 
     code = "license_error"
-    http_status = 409
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 class InvalidTransition(LicenseError):
@@ -47,7 +45,10 @@ class TrialLimitExceeded(LicenseError):
     def __init__(self, requested: datetime, limit: datetime) -> None:
         self.requested = requested
         self.limit = limit
+        shown_limit, shown_requested = format_utc(limit), format_utc(requested)
+        if shown_limit == shown_requested:
+            shown_requested = f"a few seconds later ({requested:%H:%M:%S})"
         super().__init__(
             f"A trial can last at most 90 days from its start: it must end by "
-            f"{limit.isoformat()}, not {requested.isoformat()}."
+            f"{shown_limit}, not {shown_requested}."
         )

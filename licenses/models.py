@@ -17,13 +17,17 @@ from django.db import models, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from lmo.salesforce_ids import ORG_PREFIX, SalesforceIdField, try_normalize
+from core.dates import format_utc
+from core.salesforce_ids import ORG_PREFIX, SalesforceIdField, try_normalize
 from packages.choices import MAX_SEATS, SITE_LICENSE
 from packages.models import seats_display, validate_seats
 
 from .choices import (
     ALLOWED_TRANSITIONS,
     EXPIRING_STATUSES,
+    LIVE_STATUSES,
+    REFUSAL_REASONS,
+    TERMINAL_STATUSES,
     TRIAL_MAX_DAYS,
     Actor,
     EventKind,
@@ -70,11 +74,8 @@ class LicenseQuerySet(models.QuerySet):
         return self.filter(org_id=normalized) if normalized else self.none()
 
     def live(self) -> LicenseQuerySet:
-        return self.exclude(status=LicenseStatus.UNINSTALLED)
-
-    def due_for_expiry(self, now: datetime) -> LicenseQuerySet:
-        """Trials and active licenses whose end has come (served by the status+expiry index)."""
-        return self.filter(status__in=EXPIRING_STATUSES, expires_at__lte=now)
+        """Licenses that are not frozen (still installed)."""
+        return self.exclude(status__in=TERMINAL_STATUSES)
 
     def visible_to(self, user) -> LicenseQuerySet:
         """License data is private: only users whose role may view licenses see any."""
@@ -86,11 +87,8 @@ class LicenseQuerySet(models.QuerySet):
 def access_allowed(status: str, expires_at: datetime | None, now: datetime) -> bool:
     """May an org whose license has this status and end use the package at `now`? (Also
     for the license check, which answers from its cached columns without a License.)"""
-    if status == LicenseStatus.ACTIVE:
-        return expires_at is None or expires_at > now
-    if status == LicenseStatus.TRIAL:
-        return expires_at is not None and expires_at > now
-    return False
+    # A trial always has an end (a database constraint), so "no end" means a bought license.
+    return status in LIVE_STATUSES and (expires_at is None or expires_at > now)
 
 
 def access_code(status: str, expires_at: datetime | None, now: datetime) -> str:
@@ -229,7 +227,7 @@ class License(models.Model):
 
     @property
     def is_locked(self) -> bool:
-        return self.status == LicenseStatus.UNINSTALLED
+        return self.status in TERMINAL_STATUSES
 
     @property
     def was_bought(self) -> bool:
@@ -254,14 +252,20 @@ class License(models.Model):
         """ACTIVE / TRIAL / EXPIRED / SUSPENDED / UNINSTALLED as the subscriber sees it."""
         return access_code(self.status, self.expires_at, now or timezone.now())
 
-    def days_left(self, now: datetime | None = None) -> int | None:
-        if self.expires_at is None:
-            return None
+    def can(self, move: str, *, now: datetime | None = None) -> bool:
+        """Would the transition table and this license's own state let `move` (a License
+        method named in the table) succeed at `now`, for some input?"""
+        if self.is_locked:
+            return False
         now = now or timezone.now()
-        return (self.expires_at - now).days
+        targets = [t for t, moves in ALLOWED_TRANSITIONS[self.status].items() if move in moves]
+        return any(self._state_refusal(move, target, now) is None for target in targets)
 
-    def allowed_targets(self) -> frozenset[str]:
-        return ALLOWED_TRANSITIONS[self.status]
+    def available_actions(self) -> list[str]:
+        """The staff actions that can succeed on this license (see licenses/actions.py)."""
+        from .actions import actions_available
+
+        return [action.name for action in actions_available(self)]
 
     # --- Plumbing shared by every change -----------------------------------------------------
 
@@ -272,6 +276,49 @@ class License(models.Model):
     def ensure_editable(self, action: str) -> None:
         if self.is_locked:
             raise LicenseLocked(self.name, action)
+
+    def lock_for_change(self, action: str) -> None:
+        """Lock the row and refuse if the license is frozen: the start of every change, here
+        and in other apps' services that change what belongs to a license."""
+        self._lock()
+        self.ensure_editable(action)
+
+    def _guard(self, target: str, *, move: str, now: datetime | None = None) -> None:
+        """Refuse `move` to `target` unless the transition table allows it from the current
+        status and this license's own state does not rule it out."""
+        if is_allowed(self.status, target, move):
+            why = self._state_refusal(move, target, now or timezone.now())
+            if why is None:
+                return
+        else:
+            why = REFUSAL_REASONS.get((self.status, move)) or REFUSAL_REASONS.get(move)
+        raise self._refuse(target, why)
+
+    def _state_refusal(self, move: str, target: str, now: datetime) -> str | None:
+        """Why this license's own history rules out a move the table allows, or None."""
+        if move == "extend_trial" and self.status != LicenseStatus.TRIAL:
+            if self.was_bought:
+                return "a license that was bought cannot become a trial again"
+            if not self.is_trial_life:
+                return "it was never a trial"
+        if (
+            move == "activate"
+            and self.status == LicenseStatus.SUSPENDED
+            and self._status_after_suspension(now) == LicenseStatus.ACTIVE
+        ):
+            # Activating would only do what reinstating does; one way to lift a suspension.
+            return "it was active before the suspension: reinstate it"
+        return None
+
+    def _status_after_suspension(self, now: datetime) -> str:
+        """What reinstating would make of this license at `now`: the status before the
+        suspension, or expired if its end passed meanwhile."""
+        target = self.status_before_suspension or (
+            LicenseStatus.TRIAL if self.is_trial_life else LicenseStatus.ACTIVE
+        )
+        if target in EXPIRING_STATUSES and self.expires_at is not None and self.expires_at <= now:
+            return LicenseStatus.EXPIRED
+        return target
 
     def record_event(
         self,
@@ -359,19 +406,17 @@ class License(models.Model):
     @transaction.atomic
     def activate(
         self,
+        *,
         by: ActorLike,
         seats: int | None = None,
         expires_at: datetime | None = None,
-        *,
         reason: str = "",
         now: datetime | None = None,
     ) -> LicenseEvent:
         """The customer bought: trial, expired or suspended becomes active."""
-        self._lock()
-        self.ensure_editable("activate")
+        self.lock_for_change("activate")
         now = now or timezone.now()
-        if not is_allowed(self.status, LicenseStatus.ACTIVE):
-            raise self._refuse(LicenseStatus.ACTIVE)
+        self._guard(LicenseStatus.ACTIVE, move="activate", now=now)
         if seats is not None:
             validate_seats(seats)
         if expires_at is not None and expires_at <= now:
@@ -390,14 +435,12 @@ class License(models.Model):
         )
 
     @transaction.atomic
-    def suspend(self, by: ActorLike, reason: str) -> LicenseEvent:
+    def suspend(self, *, by: ActorLike, reason: str) -> LicenseEvent:
         """Block the subscriber org's access without uninstalling."""
-        self._lock()
-        self.ensure_editable("suspend")
+        self.lock_for_change("suspend")
         if not (reason or "").strip():
             raise ValidationError({"reason": "Say why the license is suspended."}, code="required")
-        if not is_allowed(self.status, LicenseStatus.SUSPENDED):
-            raise self._refuse(LicenseStatus.SUSPENDED)
+        self._guard(LicenseStatus.SUSPENDED, move="suspend")
         return self._apply(
             EventKind.STATUS_CHANGED,
             {"status": LicenseStatus.SUSPENDED},
@@ -408,24 +451,13 @@ class License(models.Model):
 
     @transaction.atomic
     def reinstate(
-        self, by: ActorLike, *, reason: str = "", now: datetime | None = None
+        self, *, by: ActorLike, reason: str = "", now: datetime | None = None
     ) -> LicenseEvent:
         """Lift a suspension: back to the status before it, or expired if its end passed."""
-        self._lock()
-        self.ensure_editable("reinstate")
+        self.lock_for_change("reinstate")
         now = now or timezone.now()
-        if self.status != LicenseStatus.SUSPENDED:
-            raise InvalidTransition(
-                self.status,
-                "reinstated",
-                f"Cannot reinstate {self.name}: it is {self.status}, and only a suspended "
-                "license can be reinstated.",
-            )
-        target = self.status_before_suspension or (
-            LicenseStatus.TRIAL if self.is_trial_life else LicenseStatus.ACTIVE
-        )
-        if target in EXPIRING_STATUSES and self.expires_at is not None and self.expires_at <= now:
-            target = LicenseStatus.EXPIRED
+        target = self._status_after_suspension(now)
+        self._guard(target, move="reinstate", now=now)
         return self._apply(
             EventKind.STATUS_CHANGED,
             {"status": target},
@@ -437,29 +469,16 @@ class License(models.Model):
     @transaction.atomic
     def extend_trial(
         self,
+        *,
         by: ActorLike,
         until: datetime,
-        *,
         reason: str = "",
         now: datetime | None = None,
     ) -> LicenseEvent:
         """Move a trial's end (or reopen an expired trial), never past 90 days from its start."""
-        self._lock()
-        self.ensure_editable("extend the trial")
+        self.lock_for_change("extend the trial")
         now = now or timezone.now()
-        if self.status == LicenseStatus.EXPIRED and self.was_bought:
-            raise self._refuse(
-                LicenseStatus.TRIAL, "a license that was bought cannot become a trial again"
-            )
-        if self.status == LicenseStatus.EXPIRED and not self.is_trial_life:
-            raise self._refuse(LicenseStatus.TRIAL, "it was never a trial")
-        if self.status not in (LicenseStatus.TRIAL, LicenseStatus.EXPIRED):
-            reason_text = (
-                "a license that was bought cannot become a trial again"
-                if self.status == LicenseStatus.ACTIVE
-                else None
-            )
-            raise self._refuse(LicenseStatus.TRIAL, reason_text)
+        self._guard(LicenseStatus.TRIAL, move="extend_trial", now=now)
         if until is None or until <= now:
             raise ValidationError(
                 {"until": "A trial can only be extended to a time in the future."},
@@ -474,15 +493,14 @@ class License(models.Model):
         return self._apply(kind, changes, by=by, reason=reason)
 
     @transaction.atomic
-    def expire(self, now: datetime | None = None, *, by: ActorLike = None) -> LicenseEvent:
-        """The trial or contract ended: only once expires_at has passed."""
-        self._lock()
-        self.ensure_editable("expire")
+    def expire(self, *, by: ActorLike = None, now: datetime | None = None) -> LicenseEvent:
+        """The trial or contract ended: only once expires_at has passed. The sweep expires
+        many at once with `expire_due`, writing the same history row."""
+        self.lock_for_change("expire")
         now = now or timezone.now()
-        if self.status not in EXPIRING_STATUSES:
-            raise self._refuse(LicenseStatus.EXPIRED)
+        self._guard(LicenseStatus.EXPIRED, move="expire", now=now)
         if self.expires_at is None or self.expires_at > now:
-            when = self.expires_at.isoformat() if self.expires_at else "never"
+            when = format_utc(self.expires_at) if self.expires_at else "never"
             raise self._refuse(LicenseStatus.EXPIRED, f"it is not due (expires {when})")
         return self._apply(
             EventKind.STATUS_CHANGED, {"status": LicenseStatus.EXPIRED}, by=by, at=now
@@ -497,8 +515,8 @@ class License(models.Model):
         source_event_id: str | None = None,
     ) -> LicenseEvent:
         """The customer uninstalled the package: the record is frozen from now on."""
-        self._lock()
-        self.ensure_editable("mark it uninstalled")
+        self.lock_for_change("mark it uninstalled")
+        self._guard(LicenseStatus.UNINSTALLED, move="mark_uninstalled")
         return self._apply(
             EventKind.UNINSTALLED,
             {"status": LicenseStatus.UNINSTALLED, "uninstalled_at": at},
@@ -512,10 +530,9 @@ class License(models.Model):
     # --- Other edits ----------------------------------------------------------------------
 
     @transaction.atomic
-    def set_seats(self, by: ActorLike, seats: int, *, reason: str = "") -> LicenseEvent | None:
+    def set_seats(self, *, by: ActorLike, seats: int, reason: str = "") -> LicenseEvent | None:
         """Change the seat count (-1 for a site license); None when it already had that many."""
-        self._lock()
-        self.ensure_editable("set seats")
+        self.lock_for_change("set seats")
         validate_seats(seats)
         if seats == self.seats:
             return None
@@ -523,11 +540,10 @@ class License(models.Model):
 
     @transaction.atomic
     def set_expiration(
-        self, by: ActorLike, expires_at: datetime | None, *, reason: str = ""
+        self, *, by: ActorLike, expires_at: datetime | None, reason: str = ""
     ) -> LicenseEvent | None:
         """Move the end date (None: does not expire); a trial stays within its 90 days."""
-        self._lock()
-        self.ensure_editable("set the expiration")
+        self.lock_for_change("set the expiration")
         if self.is_trial_life and self.status != LicenseStatus.EXPIRED:
             if expires_at is None:
                 raise ValidationError(
@@ -542,11 +558,10 @@ class License(models.Model):
 
     @transaction.atomic
     def assign_account(
-        self, by: ActorLike, account: Account | None, *, reason: str = ""
+        self, *, by: ActorLike, account: Account | None, reason: str = ""
     ) -> LicenseEvent | None:
         """Assign the license to a customer Account in this LMO (None to unassign)."""
-        self._lock()
-        self.ensure_editable("change the account")
+        self.lock_for_change("change the account")
         if (account.pk if account else None) == self.account_id:
             return None
         return self._apply(EventKind.ACCOUNT_CHANGED, {"account": account}, by=by, reason=reason)
@@ -561,8 +576,7 @@ class License(models.Model):
         at: datetime | None = None,
     ) -> LicenseEvent | None:
         """The subscriber upgraded: record the old and new version; installed_at stays."""
-        self._lock()
-        self.ensure_editable("upgrade")
+        self.lock_for_change("upgrade")
         if version.package_id != self.package_id:
             raise ValidationError(
                 {"version": "The version belongs to another package."}, code="wrong_package"
@@ -592,8 +606,7 @@ class License(models.Model):
         at: datetime | None = None,
     ) -> LicenseEvent:
         """Store what the subscriber org reports it uses."""
-        self._lock()
-        self.ensure_editable("report usage")
+        self.lock_for_change("report usage")
         if used_licenses is not None and used_licenses < 0:
             raise ValidationError({"used_licenses": "Must be zero or more."}, code="negative")
         changes = {} if used_licenses is None else {"used_licenses": used_licenses}

@@ -3,10 +3,10 @@
 from django.urls import include, path
 from rest_framework.routers import SimpleRouter
 
+from core.api.views import SchemaView, swagger_view
 from features.api.views import FeatureParameterViewSet
 from leads.api.views import AccountViewSet, LeadViewSet
 from licenses.api.views import LicenseViewSet
-from lmo.api.views import SchemaView, swagger_view
 from packages.api.views import PackageViewSet
 from subscribers.api.views import SubscriberEventViewSet
 

@@ -9,11 +9,11 @@ import random
 from django.db import transaction
 from django.utils import timezone
 
+from core.salesforce_ids import normalize_salesforce_id
 from features.choices import DataType, Direction
 from features.services import feature_parameter_create
 from leads.models import Account
 from licenses.models import License
-from lmo.salesforce_ids import normalize_salesforce_id
 from packages.models import Package, PackageVersion
 from subscribers.serializers import parse_event
 from subscribers.services import subscriber_event_receive
@@ -148,13 +148,13 @@ def load_demo_data(*, orgs: int = 150, seed: int = 7, months: int = 5) -> int:
 def _age(license: License, rng: random.Random, now: dt.datetime) -> None:
     """Staff work on some licenses, so the demo shows every status."""
     if license.status in ("trial", "active") and license.expires_at and license.expires_at <= now:
-        license.expire(now)
+        license.expire(now=now)
     roll = rng.random()
     if roll < 0.35:
         if license.status not in ("trial", "expired"):
             return
         account = license.account or Account.objects.create(name=license.org_name or "Customer")
-        license.activate("system", seats=rng.choice([5, 10, 25, 50, 100]))
-        license.assign_account("system", account)
+        license.activate(by="system", seats=rng.choice([5, 10, 25, 50, 100]))
+        license.assign_account(by="system", account=account)
     elif roll < 0.42 and license.status in ("trial", "active", "expired"):
-        license.suspend("system", reason="Payment overdue")
+        license.suspend(by="system", reason="Payment overdue")

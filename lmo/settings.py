@@ -8,7 +8,8 @@ from django.core.exceptions import ImproperlyConfigured
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
-environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+# Local secrets made by `make run`; LMO_ENV_FILE names another file (or /dev/null for none).
+environ.Env.read_env(env.str("LMO_ENV_FILE", default=str(BASE_DIR / ".env")), overwrite=False)
 
 DEBUG = env.bool("DEBUG", default=False)
 
@@ -20,6 +21,16 @@ if not SECRET_KEY:
             "Export SECRET_KEY, or DEBUG=1 for local work."
         )
     SECRET_KEY = "insecure-local-development-key-do-not-use-in-production"
+
+# Production names every service it uses: no silent SQLite, file cache or on-disk broker.
+REQUIRED_IN_PRODUCTION = ("DATABASE_URL", "CACHE_URL", "CELERY_BROKER_URL", "LMO_WEBHOOK_SECRETS")
+if not DEBUG:
+    _missing = [name for name in REQUIRED_IN_PRODUCTION if not env.str(name, default="").strip()]
+    if _missing:
+        raise ImproperlyConfigured(
+            f"With DEBUG off these settings must be set: {', '.join(_missing)}. "
+            "Export them, or DEBUG=1 for local work (SQLite, a file cache, a broker on disk)."
+        )
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
@@ -38,6 +49,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_celery_beat",
+    "core",
     "packages",
     "leads",
     "licenses",
@@ -94,11 +106,15 @@ else:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # A cache shared by every process on the host: the web and the worker both invalidate it.
+# Redis URLs use core.cache.RedisCache (it reuses its Redis clients); local work without
+# CACHE_URL uses a file cache.
+CACHE_BACKENDS = {"redis": "core.cache.RedisCache", "rediss": "core.cache.RedisCache"}
+_cache_url = env.str("CACHE_URL", default=f"filecache://{BASE_DIR / 'var' / 'cache'}")
 CACHES = {
-    "default": env.cache("CACHE_URL", default=f"filecache://{BASE_DIR / 'var' / 'cache'}"),
+    "default": env.cache_url_config(
+        _cache_url, backend=CACHE_BACKENDS.get(_cache_url.partition("://")[0])
+    ),
 }
-if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
-    CACHES["default"]["BACKEND"] = "lmo.cache.RedisCache"  # reuses its Redis clients
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -138,7 +154,7 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
         "rest_framework.authentication.TokenAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["staff.permissions.HasRolePermission"],
+    "DEFAULT_PERMISSION_CLASSES": ["core.api.permissions.HasRolePermission"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_FILTER_BACKENDS": [
@@ -146,7 +162,7 @@ REST_FRAMEWORK = {
         "rest_framework.filters.OrderingFilter",
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "lmo.api.exceptions.api_exception_handler",
+    "EXCEPTION_HANDLER": "core.api.exceptions.api_exception_handler",
     "DEFAULT_THROTTLE_CLASSES": [
         "rest_framework.throttling.UserRateThrottle",
         "rest_framework.throttling.ScopedRateThrottle",
@@ -178,6 +194,7 @@ SPECTACULAR_SETTINGS = {
         "LicenseStatusEnum": "licenses.choices.LicenseStatus",
         "LeadStatusEnum": "leads.choices.LeadStatus",
         "DefaultLicenseStatusEnum": "packages.choices.DefaultLicenseStatus",
+        "LicenseActionEnum": "licenses.actions.ACTION_SLUGS",
     },
 }
 

@@ -1,9 +1,16 @@
 """Test settings: only what makes the suite fast and deterministic differs from production."""
 
 import os
+from pathlib import Path
 
 os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production")
 os.environ.setdefault("LMO_WEBHOOK_SECRETS", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+# Without a server: SQLite, and the broker on disk (tasks run eagerly; the cache is below).
+os.environ.setdefault(
+    "DATABASE_URL", f"sqlite:///{Path(__file__).resolve().parent.parent / 'db.sqlite3'}"
+)
+os.environ.setdefault("CACHE_URL", "locmemcache://")
+os.environ.setdefault("CELERY_BROKER_URL", "filesystem://")
 
 from .settings import *  # noqa: F403
 from .settings import BASE_DIR

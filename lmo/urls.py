@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 
-from lmo.api.views import api_not_found
+from core.api.views import api_not_found
 
 admin.site.site_header = "LMO Back Office"
 admin.site.site_title = "LMO Back Office"

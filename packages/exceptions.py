@@ -1,8 +1,12 @@
-class PackageError(Exception):
+"""The packages app's domain errors."""
+
+from core.exceptions import DomainError
+
+
+class PackageError(DomainError):
     """Base class for refusals in the packages app."""
 
     code = "package_error"
-    http_status = 409
 
 
 class LicenseManagerAlreadyLinked(PackageError):

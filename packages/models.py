@@ -15,7 +15,7 @@ from django.db import models, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from lmo.salesforce_ids import (
+from core.salesforce_ids import (
     ORG_PREFIX,
     PACKAGE_PREFIX,
     VERSION_PREFIX,

@@ -6,8 +6,8 @@ from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html
 
+from core.salesforce_ids import ORG_PREFIX, PACKAGE_PREFIX, try_normalize
 from licenses.admin_paginator import EstimatedCountPaginator
-from lmo.salesforce_ids import ORG_PREFIX, PACKAGE_PREFIX, try_normalize
 
 from .models import SubscriberEvent
 

@@ -6,11 +6,11 @@ from typing import Any
 
 from django.db.models import Case, IntegerField, Value, When
 
+from core.salesforce_ids import ORG_PREFIX, try_normalize
 from features.choices import Direction
 from features.values import to_json
 from licenses.choices import LicenseStatus
 from licenses.models import License
-from lmo.salesforce_ids import ORG_PREFIX, try_normalize
 from packages.models import SubscriberApiKey
 
 from .models import SubscriberEvent

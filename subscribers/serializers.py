@@ -27,14 +27,14 @@ from django.utils import timezone
 from rest_framework import serializers
 from rest_framework.validators import ProhibitSurrogateCharactersValidator
 
-from licenses.choices import OrgType
-from licenses.services import OrgDetails
-from lmo.salesforce_ids import (
+from core.salesforce_ids import (
     ORG_PREFIX,
     PACKAGE_PREFIX,
     VERSION_PREFIX,
     normalize_salesforce_id,
 )
+from licenses.choices import OrgType
+from licenses.services import OrgDetails
 from packages.models import parse_version_number
 
 from .choices import EventType

@@ -14,7 +14,7 @@ import string
 from dataclasses import dataclass, field
 from typing import Any
 
-from lmo.salesforce_ids import normalize_salesforce_id
+from core.salesforce_ids import normalize_salesforce_id
 
 COMPANIES = [
     "Acme", "Globex", "Initech", "Umbrella", "Hooli", "Stark", "Wayne", "Wonka", "Tyrell",

@@ -17,11 +17,11 @@ from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiRespo
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.views import APIView
 
+from core.api.exceptions import django_validation_fields, error_body
+from core.salesforce_ids import ORG_PREFIX, PACKAGE_PREFIX, try_normalize
 from licenses.cache import license_check_cache_key
 from licenses.exceptions import LicenseError
 from licenses.models import access_allowed, access_code
-from lmo.api.exceptions import django_validation_fields, error_body
-from lmo.salesforce_ids import ORG_PREFIX, PACKAGE_PREFIX, try_normalize
 from packages.models import SubscriberApiKey
 
 from .selectors import license_check_payload, subscriber_key_package
@@ -49,7 +49,7 @@ class JsonOnlyNegotiation(BaseContentNegotiation):
 
 
 def _error(status: int, code: str, message: str, fields: dict | None = None) -> JsonResponse:
-    """The API's error body (lmo.api.exceptions.error_body), without DRF's renderer."""
+    """The API's error body (core.api.exceptions.error_body), without DRF's renderer."""
     return JsonResponse(error_body(code, message, fields), status=status)
 
 

@@ -11,13 +11,13 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.utils import timezone
 
+from core.salesforce_ids import normalize_salesforce_id
 from features.choices import DataType, Direction
 from features.models import FeatureParameter
 from leads.models import Account, Lead
 from licenses.choices import LicenseStatus
 from licenses.models import License
 from licenses.services import OrgDetails, license_create
-from lmo.salesforce_ids import normalize_salesforce_id
 from packages.models import Package, PackageVersion
 from staff.roles import GROUP_NAMES, Role, sync_role_groups
 

@@ -16,13 +16,13 @@ from rest_framework.response import Response
 from rest_framework.throttling import UserRateThrottle
 from rest_framework.views import APIView
 
+from core.api.schema import StaffAutoSchema
+from core.api.throttling import EndpointRateThrottle
+from core.api.views import STAFF_AUTHENTICATION
 from dashboards import definitions as d
 from dashboards import selectors
 from dashboards.filters import Scope, parse_scope
 from dashboards.views import DASHBOARD_PERMISSION, DEFAULT_PERIODS
-from lmo.api.schema import StaffAutoSchema
-from lmo.api.throttling import EndpointRateThrottle
-from lmo.api.views import STAFF_AUTHENTICATION
 from packages.models import PackageVersion
 
 from . import serializers as s

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from core.api.serializers import FeatureValueField, StrictFieldsMixin
 from features.models import FeatureParameter, FeatureParameterValue
-from lmo.api.serializers import FeatureValueField, StrictFieldsMixin
 from packages.models import Package, PackageVersion
 
 

@@ -7,12 +7,12 @@ from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_v
 from rest_framework import mixins, status, viewsets
 from rest_framework.response import Response
 
+from core.api.filters import IdFilter
+from core.api.schema import error_example, error_response
+from core.api.views import StaffApiMixin
 from features.choices import DataType, Direction
 from features.models import FeatureParameter
 from features.services import feature_parameter_create, feature_parameter_update
-from lmo.api.filters import IdFilter
-from lmo.api.schema import error_example, error_response
-from lmo.api.views import StaffApiMixin
 
 from .serializers import FeatureParameterSerializer, FeatureParameterUpdateSerializer
 

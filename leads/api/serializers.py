@@ -6,9 +6,9 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
+from core.api.serializers import StrictFieldsMixin, StrictSerializer
+from core.salesforce_ids import ORG_PREFIX, normalize_salesforce_id
 from leads.models import Account, Lead
-from lmo.api.serializers import StrictFieldsMixin, StrictSerializer
-from lmo.salesforce_ids import ORG_PREFIX, normalize_salesforce_id
 from packages.models import Package
 
 

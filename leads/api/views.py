@@ -9,13 +9,13 @@ from rest_framework import mixins, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from core.api.filters import IdFilter, salesforce_id_filter
+from core.api.schema import error_example, error_response
+from core.api.views import StaffApiMixin
+from core.salesforce_ids import ORG_PREFIX
 from leads.choices import LeadStatus
 from leads.models import Account, Lead
 from leads.services import lead_convert
-from lmo.api.filters import IdFilter, salesforce_id_filter
-from lmo.api.schema import error_example, error_response
-from lmo.api.views import StaffApiMixin
-from lmo.salesforce_ids import ORG_PREFIX
 
 from .serializers import (
     AccountSerializer,

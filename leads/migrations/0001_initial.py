@@ -2,7 +2,7 @@
 
 import django.db.models.deletion
 import django.db.models.functions.text
-import lmo.salesforce_ids
+import core.salesforce_ids
 from django.conf import settings
 from django.db import migrations, models
 
@@ -55,7 +55,7 @@ class Migration(migrations.Migration):
                 ('email', models.EmailField(blank=True, max_length=254)),
                 ('phone', models.CharField(blank=True, max_length=40)),
                 ('company', models.CharField(blank=True, max_length=255)),
-                ('org_id', lmo.salesforce_ids.SalesforceIdField(blank=True, db_index=True, null=True, prefix='00D')),
+                ('org_id', core.salesforce_ids.SalesforceIdField(blank=True, db_index=True, null=True, prefix='00D')),
                 ('lead_source', models.CharField(default='Package Installation', max_length=60)),
                 ('status', models.CharField(choices=[('open', 'Open'), ('working', 'Working'), ('converted', 'Converted'), ('disqualified', 'Disqualified')], default='open', max_length=15)),
                 ('converted_at', models.DateTimeField(blank=True, null=True)),

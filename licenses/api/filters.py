@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import django_filters
 
+from core.api.filters import IdFilter, salesforce_id_filter
+from core.salesforce_ids import ORG_PREFIX
 from licenses.choices import LicenseStatus
 from licenses.models import License
-from lmo.api.filters import IdFilter, salesforce_id_filter
-from lmo.salesforce_ids import ORG_PREFIX
 
 
 class LicenseFilter(django_filters.FilterSet):

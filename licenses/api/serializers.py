@@ -4,11 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from core.api.serializers import FeatureValueField, StrictFieldsMixin, StrictSerializer
 from features.api.serializers import FeatureValueSerializer
+from licenses.actions import (
+    ACTIONS,
+    ACTIONS_BY_SLUG,
+    MAX_REASON_LENGTH,
+    ActionField,
+    LicenseAction,
+    action_fields,
+    actions_available,
+)
 from licenses.models import License, LicenseEvent
-from lmo.api.serializers import FeatureValueField, StrictFieldsMixin, StrictSerializer
 from packages.api.serializers import PackageVersionSerializer
 from packages.choices import MAX_SEATS, SITE_LICENSE
 from packages.models import validate_seats
@@ -40,7 +50,6 @@ LICENSE_FIELDS = (
     "created_at",
     "updated_at",
 )
-MAX_REASON_LENGTH = 2000
 MAX_BULK_IDS = 1000
 
 
@@ -57,13 +66,25 @@ class LicenseSerializer(serializers.ModelSerializer):
 
 
 class LicenseDetailSerializer(LicenseSerializer):
-    """A license with its feature values."""
+    """A license with its feature values and the actions the caller can run on it."""
 
     feature_values = FeatureValueSerializer(many=True, read_only=True)
+    available_actions = serializers.SerializerMethodField(
+        help_text="The actions (as `bulk` names them) that can succeed on this license for "
+        "some input and that your role may run, e.g. `reinstate` for a suspended license."
+    )
 
     class Meta(LicenseSerializer.Meta):
-        fields = (*LICENSE_FIELDS, "feature_values")
+        fields = (*LICENSE_FIELDS, "feature_values", "available_actions")
         read_only_fields = fields
+
+    @extend_schema_field(
+        serializers.ListField(child=serializers.ChoiceField(choices=list(ACTIONS_BY_SLUG)))
+    )
+    def get_available_actions(self, license: License) -> list[str]:
+        request = self.context.get("request")
+        user = getattr(request, "user", None)
+        return [action.slug for action in actions_available(license, user=user)]
 
 
 class LicenseEventSerializer(serializers.ModelSerializer):
@@ -105,37 +126,30 @@ def _seats_field(**kwargs: Any) -> serializers.IntegerField:
     )
 
 
-class ActivateSerializer(StrictSerializer):
-    seats = _seats_field(required=False)
-    expires_at = serializers.DateTimeField(
-        required=False, allow_null=True, help_text="Contract end; empty: does not expire."
-    )
-    reason = _reason_field()
+def action_field(spec: ActionField, *, required: bool | None = None) -> serializers.Field:
+    """The API field for one input of a registry action."""
+    required = spec.required if required is None else required
+    if spec.kind == "seats":
+        return _seats_field(required=required)
+    if spec.kind == "datetime":
+        return serializers.DateTimeField(
+            required=required, allow_null=spec.nullable, help_text=spec.help_text
+        )
+    return _reason_field(required=required, allow_blank=not spec.required)
 
 
-class SuspendSerializer(StrictSerializer):
-    reason = _reason_field(required=True, allow_blank=False)
+def action_serializer(action: LicenseAction) -> type[StrictSerializer]:
+    """The body of one registry action: its fields, nothing else."""
+    attrs: dict[str, Any] = {spec.name: action_field(spec) for spec in action.fields}
+    attrs["__doc__"] = f"The body of the {action.slug} action."
+    attrs["__module__"] = __name__
+    name = "".join(part.capitalize() for part in action.name.split("_")) + "Serializer"
+    return type(name, (StrictSerializer,), attrs)
 
 
-class ReasonSerializer(StrictSerializer):
-    reason = _reason_field()
-
-
-class ExtendTrialSerializer(StrictSerializer):
-    until = serializers.DateTimeField(help_text="New trial end, within 90 days of its start.")
-    reason = _reason_field()
-
-
-class SetSeatsSerializer(StrictSerializer):
-    seats = _seats_field()
-    reason = _reason_field()
-
-
-class SetExpirationSerializer(StrictSerializer):
-    expires_at = serializers.DateTimeField(
-        allow_null=True, help_text="New end; null: does not expire (not for trials)."
-    )
-    reason = _reason_field()
+ACTION_SERIALIZERS: dict[str, type[StrictSerializer]] = {
+    name: action_serializer(action) for name, action in ACTIONS.items()
+}
 
 
 class FeatureValuesSerializer(StrictSerializer):
@@ -152,45 +166,40 @@ class FeatureValuesSerializer(StrictSerializer):
         return values
 
 
-BULK_ACTIONS = (
-    "activate",
-    "suspend",
-    "reinstate",
-    "extend-trial",
-    "set-seats",
-    "set-expiration",
-)
-# Which arguments each bulk action needs.
-BULK_REQUIRED = {
-    "suspend": ("reason",),
-    "extend-trial": ("until",),
-    "set-seats": ("seats",),
-    "set-expiration": ("expires_at",),
-}
-
-
 class BulkSerializer(StrictSerializer):
     """One action and up to 1,000 license ids, with the action's arguments."""
 
-    action = serializers.ChoiceField(choices=BULK_ACTIONS)
+    action = serializers.ChoiceField(choices=list(ACTIONS_BY_SLUG))
     ids = serializers.ListField(
         child=serializers.IntegerField(min_value=1, max_value=2**63 - 1),
         min_length=1,
         max_length=MAX_BULK_IDS,
     )
-    seats = _seats_field(required=False)
-    expires_at = serializers.DateTimeField(required=False, allow_null=True)
-    until = serializers.DateTimeField(required=False)
-    reason = _reason_field()
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        fields = super().get_fields()
+        # Every action's arguments, optional here: validate() checks them per action.
+        for name, spec in action_fields(ACTIONS.values()).items():
+            fields[name] = action_field(spec, required=False)
+        return fields
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        action = ACTIONS_BY_SLUG[attrs["action"]]
+        taken = {spec.name for spec in action.fields}
+        unused = sorted(set(self.initial_data) - taken - {"action", "ids"})
+        if unused:
+            raise serializers.ValidationError(
+                {name: [f"Not used by {action.slug}; nothing was changed."] for name in unused}
+            )
         missing = {
-            field: [f"Required for {attrs['action']}."]
-            for field in BULK_REQUIRED.get(attrs["action"], ())
-            if field not in attrs or (field == "reason" and not attrs[field].strip())
+            spec.name: [f"Required for {action.slug}."]
+            for spec in action.fields
+            if spec.required
+            and (spec.name not in attrs or (spec.kind == "text" and not attrs[spec.name].strip()))
         }
         if missing:
             raise serializers.ValidationError(missing)
+        attrs["arguments"] = {name: attrs[name] for name in taken if name in attrs}
         return attrs
 
 

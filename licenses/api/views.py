@@ -13,36 +13,29 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 
+from core.api.exceptions import error_response as api_error
+from core.api.pagination import ApiCursorPagination
+from core.api.schema import error_example, error_response
+from core.api.views import StaffApiMixin
 from features.models import FeatureParameter, FeatureParameterValue
 from features.services import feature_value_set
+from licenses.actions import ACTIONS, ACTIONS_BY_SLUG, CHANGE, LicenseAction
 from licenses.models import License
 from licenses.services import licenses_bulk_apply
-from lmo.api.exceptions import error_response as api_error
-from lmo.api.pagination import ApiCursorPagination
-from lmo.api.schema import error_example, error_response
-from lmo.api.views import StaffApiMixin
 
 from .filters import LicenseFilter
 from .serializers import (
-    ActivateSerializer,
+    ACTION_SERIALIZERS,
     BulkResponseSerializer,
     BulkSerializer,
-    ExtendTrialSerializer,
     FeatureValuesSerializer,
     LicenseDetailSerializer,
     LicenseEventSerializer,
     LicensePatchSerializer,
     LicenseSerializer,
-    ReasonSerializer,
-    SetExpirationSerializer,
-    SetSeatsSerializer,
-    SuspendSerializer,
 )
 
 VIEW = "licenses.view_license"
-CHANGE_STATUS = "licenses.change_license_status"
-CHANGE = "licenses.change_license"
-STATUS_ACTIONS = ("activate", "suspend", "reinstate", "extend-trial")
 
 LICENSE_EXAMPLE = {
     "id": 42,
@@ -91,6 +84,7 @@ DETAIL_EXAMPLE = {
             "updated_at": "2026-10-01T09:00:00Z",
         }
     ],
+    "available_actions": ["suspend", "set-seats", "set-expiration"],
 }
 HISTORY_EXAMPLE = {
     "next": None,
@@ -124,7 +118,8 @@ TRIAL_422 = error_example(
     "Past 90 days",
     422,
     "trial_limit_exceeded",
-    "A trial cannot run past 2026-11-30T12:00:00+00:00 (90 days from its start).",
+    "A trial can last at most 90 days from its start: it must end by 2026-11-30 12:00 UTC, "
+    "not 2026-12-15 12:00 UTC.",
 )
 
 
@@ -230,12 +225,8 @@ class LicenseViewSet(StaffApiMixin, viewsets.ReadOnlyModelViewSet):
     http_method_names = ["get", "post", "patch", "head", "options"]
     action_permissions = {
         "partial_update": [VIEW, CHANGE],
-        "activate": [VIEW, CHANGE_STATUS],
-        "suspend": [VIEW, CHANGE_STATUS],
-        "reinstate": [VIEW, CHANGE_STATUS],
-        "extend_trial": [VIEW, CHANGE_STATUS],
-        "set_seats": [VIEW, CHANGE],
-        "set_expiration": [VIEW, CHANGE],
+        # One endpoint per registry action, needing that action's permission.
+        **{name: [VIEW, action.permission] for name, action in ACTIONS.items()},
         "features": [VIEW, CHANGE, "features.change_featureparametervalue"],
         "history": [VIEW, "licenses.view_licenseevent"],
         # The action's own permission is checked once the body names it.
@@ -257,7 +248,13 @@ class LicenseViewSet(StaffApiMixin, viewsets.ReadOnlyModelViewSet):
 
     def _changed(self, license: License) -> Response:
         fresh = _detail_queryset(License.objects.select_related("version")).get(pk=license.pk)
-        return Response(LicenseDetailSerializer(fresh).data)
+        return Response(LicenseDetailSerializer(fresh, context=self.get_serializer_context()).data)
+
+    def _run_action(self, action: LicenseAction) -> Response:
+        license = self.get_object()
+        body = self._body(ACTION_SERIALIZERS[action.name])
+        action.run(license, by=self.request.user, data=body)
+        return self._changed(license)
 
     def _body(self, serializer_class: type[serializers.Serializer]) -> dict[str, Any]:
         serializer = serializer_class(data=self.request.data)
@@ -276,96 +273,6 @@ class LicenseViewSet(StaffApiMixin, viewsets.ReadOnlyModelViewSet):
             f"set-seats/, set-expiration/, or PATCH licenses/{license.pk}/features/.",
             {field: ["Read-only: change it with an action."] for field in sent},
         )
-
-    @_action_schema(
-        "Activate (the customer bought)",
-        "From trial, expired or suspended. `seats` and `expires_at` are optional; without "
-        "`expires_at` the license does not expire.",
-        ActivateSerializer,
-        {"seats": 50, "expires_at": "2027-09-20T00:00:00Z", "reason": "Invoice 2026-118 paid"},
-    )
-    @action(detail=True, methods=["post"])
-    def activate(self, request, pk=None):
-        license = self.get_object()
-        body = self._body(ActivateSerializer)
-        license.activate(
-            request.user,
-            seats=body.get("seats"),
-            expires_at=body.get("expires_at"),
-            reason=body.get("reason", ""),
-        )
-        return self._changed(license)
-
-    @_action_schema(
-        "Suspend",
-        "Blocks the org's access without uninstalling. `reason` is required.",
-        SuspendSerializer,
-        {"reason": "Payment overdue 60 days"},
-    )
-    @action(detail=True, methods=["post"])
-    def suspend(self, request, pk=None):
-        license = self.get_object()
-        body = self._body(SuspendSerializer)
-        license.suspend(request.user, reason=body["reason"])
-        return self._changed(license)
-
-    @_action_schema(
-        "Reinstate",
-        "Back to the status before the suspension (expired if its end passed meanwhile).",
-        ReasonSerializer,
-        {"reason": "Paid"},
-    )
-    @action(detail=True, methods=["post"])
-    def reinstate(self, request, pk=None):
-        license = self.get_object()
-        body = self._body(ReasonSerializer)
-        license.reinstate(request.user, reason=body.get("reason", ""))
-        return self._changed(license)
-
-    @_action_schema(
-        "Extend a trial",
-        "Moves a trial's end, or reopens an expired trial, never past 90 days from its "
-        "start (422 beyond).",
-        ExtendTrialSerializer,
-        {"until": "2026-11-25T12:00:00Z", "reason": "Evaluation needs two more weeks"},
-        errors=(TRANSITION_409, LOCKED_409, TRIAL_422),
-        codes=(409, 422),
-    )
-    @action(detail=True, methods=["post"], url_path="extend-trial")
-    def extend_trial(self, request, pk=None):
-        license = self.get_object()
-        body = self._body(ExtendTrialSerializer)
-        license.extend_trial(request.user, body["until"], reason=body.get("reason", ""))
-        return self._changed(license)
-
-    @_action_schema(
-        "Set seats",
-        "1 to 99,000,000, or -1 for a site license.",
-        SetSeatsSerializer,
-        {"seats": 75, "reason": "Upsell"},
-        errors=(LOCKED_409,),
-    )
-    @action(detail=True, methods=["post"], url_path="set-seats")
-    def set_seats(self, request, pk=None):
-        license = self.get_object()
-        body = self._body(SetSeatsSerializer)
-        license.set_seats(request.user, body["seats"], reason=body.get("reason", ""))
-        return self._changed(license)
-
-    @_action_schema(
-        "Set the expiration",
-        "null: does not expire (refused for a trial). A trial stays within its 90 days.",
-        SetExpirationSerializer,
-        {"expires_at": "2028-01-01T00:00:00Z", "reason": "Two-year renewal"},
-        errors=(LOCKED_409, TRIAL_422),
-        codes=(409, 422),
-    )
-    @action(detail=True, methods=["post"], url_path="set-expiration")
-    def set_expiration(self, request, pk=None):
-        license = self.get_object()
-        body = self._body(SetExpirationSerializer)
-        license.set_expiration(request.user, body["expires_at"], reason=body.get("reason", ""))
-        return self._changed(license)
 
     @_action_schema(
         "Set feature values",
@@ -474,18 +381,17 @@ class LicenseViewSet(StaffApiMixin, viewsets.ReadOnlyModelViewSet):
     @action(detail=False, methods=["post"])
     def bulk(self, request):
         body = self._body(BulkSerializer)
-        name = body["action"]
-        needed = CHANGE_STATUS if name in STATUS_ACTIONS else CHANGE
-        if not request.user.has_perm(needed):
-            raise PermissionDenied(f"Your role may not {name} licenses.")
+        spec = ACTIONS_BY_SLUG[body["action"]]
+        if not spec.allowed_for(request.user):
+            raise PermissionDenied(f"Your role may not {spec.slug} licenses.")
         ids = list(dict.fromkeys(body["ids"]))
         found = License.objects.visible_to(request.user).in_bulk(ids)
         outcomes = {
             outcome.license_id: outcome
             for outcome in licenses_bulk_apply(
                 licenses=[found[pk] for pk in ids if pk in found],
-                action=name,
-                apply=_bulk_apply(name, body, request.user),
+                action=spec.slug,
+                apply=lambda lic: spec.run(lic, by=request.user, data=body["arguments"]),
             )
         }
         results = []
@@ -512,7 +418,7 @@ class LicenseViewSet(StaffApiMixin, viewsets.ReadOnlyModelViewSet):
         applied = sum(1 for result in results if result["outcome"] == "applied")
         return Response(
             {
-                "action": name,
+                "action": spec.slug,
                 "applied": applied,
                 "refused": len(results) - applied,
                 "results": results,
@@ -520,16 +426,31 @@ class LicenseViewSet(StaffApiMixin, viewsets.ReadOnlyModelViewSet):
         )
 
 
-def _bulk_apply(name: str, body: dict[str, Any], user) -> Callable[[License], Any]:
-    reason = body.get("reason", "")
-    actions: dict[str, Callable[[License], Any]] = {
-        "activate": lambda lic: lic.activate(
-            user, seats=body.get("seats"), expires_at=body.get("expires_at"), reason=reason
-        ),
-        "suspend": lambda lic: lic.suspend(user, reason=reason),
-        "reinstate": lambda lic: lic.reinstate(user, reason=reason),
-        "extend-trial": lambda lic: lic.extend_trial(user, body["until"], reason=reason),
-        "set-seats": lambda lic: lic.set_seats(user, body["seats"], reason=reason),
-        "set-expiration": lambda lic: lic.set_expiration(user, body["expires_at"], reason=reason),
-    }
-    return actions[name]
+REFUSAL_EXAMPLES = {
+    "invalid_transition": TRANSITION_409,
+    "license_locked": LOCKED_409,
+    "trial_limit_exceeded": TRIAL_422,
+}
+
+
+def _action_endpoint(spec: LicenseAction) -> Callable:
+    """The POST licenses/{id}/<slug>/ endpoint of one registry action."""
+
+    def endpoint(self: LicenseViewSet, request, pk=None) -> Response:
+        return self._run_action(spec)
+
+    endpoint.__name__ = spec.name
+    endpoint.__doc__ = spec.description
+    codes = tuple(sorted({REFUSAL_EXAMPLES[code].status_codes[0] for code in spec.refusals}))
+    return _action_schema(
+        spec.label,
+        spec.description,
+        ACTION_SERIALIZERS[spec.name],
+        dict(spec.example),
+        errors=tuple(REFUSAL_EXAMPLES[code] for code in spec.refusals),
+        codes=tuple(int(code) for code in codes),
+    )(action(detail=True, methods=["post"], url_path=spec.slug)(endpoint))
+
+
+for _spec in ACTIONS.values():
+    setattr(LicenseViewSet, _spec.name, _action_endpoint(_spec))

@@ -2,7 +2,7 @@
 
 import django.core.serializers.json
 import django.db.models.deletion
-import lmo.salesforce_ids
+import core.salesforce_ids
 import packages.models
 from django.conf import settings
 from django.db import migrations, models
@@ -23,13 +23,13 @@ class Migration(migrations.Migration):
             name='License',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('org_id', lmo.salesforce_ids.SalesforceIdField(prefix='00D', verbose_name='org id')),
+                ('org_id', core.salesforce_ids.SalesforceIdField(prefix='00D', verbose_name='org id')),
                 ('org_name', models.CharField(blank=True, max_length=255)),
                 ('org_edition', models.CharField(blank=True, max_length=100)),
                 ('org_instance', models.CharField(blank=True, max_length=40)),
                 ('org_type', models.CharField(choices=[('production', 'Production'), ('sandbox', 'Sandbox')], default='production', max_length=12)),
                 ('is_sandbox', models.BooleanField(default=False)),
-                ('parent_org_id', lmo.salesforce_ids.SalesforceIdField(blank=True, null=True, prefix='00D', verbose_name='parent org id')),
+                ('parent_org_id', core.salesforce_ids.SalesforceIdField(blank=True, null=True, prefix='00D', verbose_name='parent org id')),
                 ('status', models.CharField(choices=[('trial', 'Trial'), ('active', 'Active'), ('suspended', 'Suspended'), ('expired', 'Expired'), ('uninstalled', 'Uninstalled')], default='trial', editable=False, max_length=12)),
                 ('status_before_suspension', models.CharField(blank=True, choices=[('trial', 'Trial'), ('active', 'Active'), ('suspended', 'Suspended'), ('expired', 'Expired'), ('uninstalled', 'Uninstalled')], editable=False, max_length=12)),
                 ('status_before_uninstall', models.CharField(blank=True, choices=[('trial', 'Trial'), ('active', 'Active'), ('suspended', 'Suspended'), ('expired', 'Expired'), ('uninstalled', 'Uninstalled')], editable=False, max_length=12)),

@@ -6,8 +6,8 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
-from lmo.api.serializers import StrictFieldsMixin
-from lmo.salesforce_ids import ORG_PREFIX, PACKAGE_PREFIX, normalize_salesforce_id
+from core.api.serializers import StrictFieldsMixin
+from core.salesforce_ids import ORG_PREFIX, PACKAGE_PREFIX, normalize_salesforce_id
 from packages.models import Package, PackageVersion
 
 PACKAGE_FIELDS = (

@@ -11,8 +11,8 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from lmo.api.schema import error_example, error_response
-from lmo.api.views import StaffApiMixin
+from core.api.schema import error_example, error_response
+from core.api.views import StaffApiMixin
 from packages.exceptions import LicenseManagerAlreadyLinked
 from packages.models import Package
 

@@ -2,7 +2,7 @@
 
 import django.core.validators
 import django.db.models.deletion
-import lmo.salesforce_ids
+import core.salesforce_ids
 import packages.models
 from django.conf import settings
 from django.db import migrations, models
@@ -23,8 +23,8 @@ class Migration(migrations.Migration):
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('name', models.CharField(max_length=255)),
                 ('namespace', models.CharField(help_text="The package's namespace prefix.", max_length=15, unique=True, validators=[django.core.validators.RegexValidator('^[A-Za-z][A-Za-z0-9]*(_[A-Za-z0-9]+)*$', 'A namespace starts with a letter; letters, digits and single underscores follow.')])),
-                ('package_id', lmo.salesforce_ids.SalesforceIdField(prefix='033', unique=True, verbose_name='package id')),
-                ('developer_org_id', lmo.salesforce_ids.SalesforceIdField(prefix='00D', verbose_name='developer org id')),
+                ('package_id', core.salesforce_ids.SalesforceIdField(prefix='033', unique=True, verbose_name='package id')),
+                ('developer_org_id', core.salesforce_ids.SalesforceIdField(prefix='00D', verbose_name='developer org id')),
                 ('license_manager_linked', models.BooleanField(default=False, help_text="Whether this LMO is the package's License Manager. Until it is, installs create no licenses. Once set it cannot be undone.")),
                 ('linked_at', models.DateTimeField(blank=True, editable=False, null=True)),
                 ('default_status', models.CharField(choices=[('trial', 'Trial'), ('active', 'Active')], default='trial', max_length=10)),
@@ -47,7 +47,7 @@ class Migration(migrations.Migration):
                 ('major', models.PositiveIntegerField(editable=False)),
                 ('minor', models.PositiveIntegerField(editable=False)),
                 ('patch', models.PositiveIntegerField(editable=False)),
-                ('version_id', lmo.salesforce_ids.SalesforceIdField(prefix='04t', unique=True, verbose_name='version id')),
+                ('version_id', core.salesforce_ids.SalesforceIdField(prefix='04t', unique=True, verbose_name='version id')),
                 ('name', models.CharField(blank=True, max_length=255)),
                 ('release_date', models.DateField(blank=True, null=True)),
                 ('is_beta', models.BooleanField(default=False)),

@@ -6,10 +6,10 @@ import django_filters
 from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_view
 from rest_framework import viewsets
 
-from lmo.api.filters import IdFilter, salesforce_id_filter
-from lmo.api.schema import error_example
-from lmo.api.views import StaffApiMixin
-from lmo.salesforce_ids import ORG_PREFIX, PACKAGE_PREFIX
+from core.api.filters import IdFilter, salesforce_id_filter
+from core.api.schema import error_example
+from core.api.views import StaffApiMixin
+from core.salesforce_ids import ORG_PREFIX, PACKAGE_PREFIX
 from subscribers.choices import EventType, Outcome
 from subscribers.models import SubscriberEvent
 

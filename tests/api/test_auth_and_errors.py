@@ -6,7 +6,7 @@ import re
 from django.core.management import call_command
 from rest_framework.test import APIClient
 
-from lmo.api.throttling import EndpointRateThrottle
+from core.api.throttling import EndpointRateThrottle
 
 
 def test_drf_create_token__prints_a_token_that_authenticates(db, ops_user):

@@ -63,10 +63,10 @@ def recent_licenses():
                 )
             )
     with time_machine.travel(now - dt.timedelta(days=40), tick=False):
-        made[0].activate(ops, seats=20)
+        made[0].activate(by=ops, seats=20)
         made[0].report_usage(25)
     with time_machine.travel(now - dt.timedelta(days=10), tick=False):
-        made[3].activate(ops, seats=50)
+        made[3].activate(by=ops, seats=50)
         made[2].mark_uninstalled(timezone.now())
         made[1].set_version(new)
     licenses_expire_due(now=now)

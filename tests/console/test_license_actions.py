@@ -121,8 +121,12 @@ def test_extend_trial_action__past_90_days__is_refused_with_the_domain_message(
     # When ops extend it 100 days from its start
     response = _post_action(client, "extend_trial", [trial], until=too_late)
 
-    # Then the 90-day rule refuses it and the expiry stays
-    assert any("at most 90 days" in m for m in _messages(response))
+    # Then the form stays, with the date entered and the 90-day rule's message, and the
+    # expiry stays
+    content = response.content.decode()
+    assert 'id="license-action-form"' in content
+    assert "at most 90 days" in content
+    assert f'value="{too_late}"' in content
     trial.refresh_from_db()
     assert trial.expires_at == before
 
@@ -140,13 +144,15 @@ def test_extend_trial_action__on_an_active_license__is_refused(world, client, op
     client.force_login(ops_user)
     until = (timezone.now() + dt.timedelta(days=5)).strftime("%Y-%m-%dT%H:%M")
     response = _post_action(client, "extend_trial", [world["active"]], until=until)
-    assert any("cannot become a trial again" in m for m in _messages(response))
+    content = response.content.decode()
+    assert 'id="license-action-form"' in content
+    assert "cannot become a trial again" in content
 
 
 def test_reinstate_action__on_a_suspended_license__restores_its_status(world, client, ops_user):
     client.force_login(ops_user)
     trial = world["trial"]
-    trial.suspend(ops_user, "Check")
+    trial.suspend(by=ops_user, reason="Check")
     _post_action(client, "reinstate", [trial], reason="")
     trial.refresh_from_db()
     assert trial.status == LicenseStatus.TRIAL
@@ -167,7 +173,7 @@ def test_set_seats_and_expiration_actions__write_history(world, client, ops_user
 def test_set_expiration_action__never_expires__clears_the_date(world, client, ops_user):
     client.force_login(ops_user)
     active = world["active"]
-    active.set_expiration(ops_user, timezone.now() + dt.timedelta(days=10))
+    active.set_expiration(by=ops_user, expires_at=timezone.now() + dt.timedelta(days=10))
     _post_action(client, "set_expiration", [active], never_expires="on")
     active.refresh_from_db()
     assert active.expires_at is None
@@ -280,8 +286,8 @@ def test_license_page__shows_history_newest_first_and_the_orgs_other_licenses(
     world, client, support_user
 ):
     trial = world["trial"]
-    trial.set_seats("system", 12, reason="reason-older")
-    trial.set_seats("system", 13, reason="reason-newer")
+    trial.set_seats(by="system", seats=12, reason="reason-older")
+    trial.set_seats(by="system", seats=13, reason="reason-newer")
     client.force_login(support_user)
     content = client.get(reverse("admin:licenses_license_change", args=[trial.pk])).content.decode()
     assert content.index("reason-newer") < content.index("reason-older")

@@ -1,4 +1,4 @@
-"""The Redis cache backend (lmo.cache) against a real Redis: what the license check relies on."""
+"""The Redis cache backend (core.cache) against a real Redis: what the license check relies on."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from lmo.cache import RedisCache
+from core.cache import RedisCache
 
 CACHE_URL = os.environ.get("CACHE_URL", "")
 ROOT = Path(__file__).resolve().parents[2]
@@ -84,4 +84,4 @@ def test_settings__redis_cache_url__uses_the_reusing_backend():
         timeout=60,
     )
 
-    assert result.stdout.strip() == "lmo.cache.RedisCache", result.stderr
+    assert result.stdout.strip() == "core.cache.RedisCache", result.stderr

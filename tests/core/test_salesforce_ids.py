@@ -3,7 +3,7 @@ from django.core.exceptions import ValidationError
 from hypothesis import given
 from hypothesis import strategies as st
 
-from lmo.salesforce_ids import normalize_salesforce_id, try_normalize
+from core.salesforce_ids import normalize_salesforce_id, try_normalize
 
 ID15 = "00D5g000004AbCd"
 ID18 = "00D5g000004AbCdEAK"

@@ -71,27 +71,27 @@ def population(db):
             action()
 
     install("I", at(2, 10), v100)
-    on(at(2, 15), lambda: licenses["I"].activate(ops, seats=5))  # bought after 5 days
+    on(at(2, 15), lambda: licenses["I"].activate(by=ops, seats=5))  # bought after 5 days
     install("H", at(3, 1), v100)
     install("A", at(3, 10), v100)
     on(at(3, 15), lambda: licenses["H"].mark_uninstalled(at(3, 15)))  # in trial, 14 days in
-    on(at(3, 20), lambda: licenses["A"].activate(ops, seats=50))  # bought after 10 days
+    on(at(3, 20), lambda: licenses["A"].activate(by=ops, seats=50))  # bought after 10 days
     install("B", at(4, 5), v110)
     install("D", at(4, 10), v110)  # trial ends 05-10
     on(at(4, 20), lambda: licenses["I"].mark_uninstalled(at(4, 20)))  # active, 69 days in
-    on(at(4, 25), lambda: licenses["B"].activate(ops, seats=20))  # bought after 20 days
+    on(at(4, 25), lambda: licenses["B"].activate(by=ops, seats=20))  # bought after 20 days
     install("C", at(5, 1), v200)
     on(at(5, 11), lambda: licenses_expire_due(now=at(5, 11)))  # D expires
     install("L", at(5, 15, 12), v200)  # trial ends 06-14 12:00: past at NOW, never swept
     install("G", at(5, 18), v110)  # trial ends 06-17
     install("F", at(5, 25), v200)  # trial ends 06-24
-    on(at(5, 31, 9), lambda: licenses["C"].activate(ops, seats=-1))  # site license, 29 days
+    on(at(5, 31, 9), lambda: licenses["C"].activate(by=ops, seats=-1))  # site license, 29 days
     install("E", at(6, 1), v200)  # trial ends 07-01
     on(at(6, 1), lambda: licenses["A"].report_usage(60))  # 10 over its 50 seats
     install("J", at(6, 2), v200, sandbox=True)
     on(at(6, 3), lambda: licenses["B"].set_version(v200))
     install("K", at(6, 5), v200)
-    on(at(6, 10), lambda: licenses["K"].suspend(ops, reason="Unpaid invoice"))
+    on(at(6, 10), lambda: licenses["K"].suspend(by=ops, reason="Unpaid invoice"))
     on(at(6, 10), lambda: licenses["B"].report_usage(5))
     on(at(6, 12), lambda: licenses["G"].report_usage(12))  # 2 over its 10 seats
 

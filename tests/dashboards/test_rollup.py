@@ -82,20 +82,20 @@ class LicenseHistories(RuleBasedStateMachine):
 
     @rule(pk=licenses, seats=st.sampled_from([None, -1, 3, 20]))
     def activate(self, pk, seats):
-        self._at_now(lambda: License.objects.get(pk=pk).activate(self.user, seats=seats))
+        self._at_now(lambda: License.objects.get(pk=pk).activate(by=self.user, seats=seats))
 
     @rule(pk=licenses)
     def suspend(self, pk):
-        self._at_now(lambda: License.objects.get(pk=pk).suspend(self.user, reason="churn risk"))
+        self._at_now(lambda: License.objects.get(pk=pk).suspend(by=self.user, reason="churn risk"))
 
     @rule(pk=licenses)
     def reinstate(self, pk):
-        self._at_now(lambda: License.objects.get(pk=pk).reinstate(self.user))
+        self._at_now(lambda: License.objects.get(pk=pk).reinstate(by=self.user))
 
     @rule(pk=licenses, days=st.integers(1, 30))
     def extend_trial(self, pk, days):
         until = self.now + dt.timedelta(days=days)
-        self._at_now(lambda: License.objects.get(pk=pk).extend_trial(self.user, until))
+        self._at_now(lambda: License.objects.get(pk=pk).extend_trial(by=self.user, until=until))
 
     @rule()
     def sweep(self):
@@ -103,11 +103,11 @@ class LicenseHistories(RuleBasedStateMachine):
 
     @rule(pk=licenses)
     def expire_one(self, pk):
-        self._at_now(lambda: License.objects.get(pk=pk).expire(self.now))
+        self._at_now(lambda: License.objects.get(pk=pk).expire(now=self.now))
 
     @rule(pk=licenses, seats=st.sampled_from([-1, 1, 5, 50]))
     def set_seats(self, pk, seats):
-        self._at_now(lambda: License.objects.get(pk=pk).set_seats(self.user, seats))
+        self._at_now(lambda: License.objects.get(pk=pk).set_seats(by=self.user, seats=seats))
 
     @rule(pk=licenses, used=st.one_of(st.none(), st.integers(0, 60)))
     def report_usage(self, pk, used):

@@ -99,7 +99,7 @@ def test_real_worker__suspension_committed__worker_sends_the_email_once(real_wor
     license = make_license(package=PackageFactory(lead_manager=manager), org_name="Initech")
 
     # When staff suspend it (committed; the relay after commit publishes to Redis)
-    License.objects.get(pk=license.pk).suspend("ops", reason="Chargeback")
+    License.objects.get(pk=license.pk).suspend(by="ops", reason="Chargeback")
     event = license.events.filter(kind=EventKind.STATUS_CHANGED).latest("id")
     message = OutboxMessage.objects.get(payload__event_id=event.pk)
 

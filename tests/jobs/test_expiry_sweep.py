@@ -109,7 +109,7 @@ def test_sweep__mix_of_statuses__only_due_trials_and_active_expire(pkg):
 def test_sweep__event__same_shape_as_license_expire(pkg):
     # Given two due trials; one expires through the model method, one through the sweep
     by_method, by_sweep = _due(pkg, 2)
-    License.objects.get(pk=by_method.pk).expire(NOW)
+    License.objects.get(pk=by_method.pk).expire(now=NOW)
 
     # When the sweep runs
     licenses_expire_due(now=NOW)

@@ -44,7 +44,7 @@ def broker_down(monkeypatch):
 
 def _suspend(license, on_commit):
     with on_commit(execute=True):
-        License.objects.get(pk=license.pk).suspend("ops", reason="Payment overdue")
+        License.objects.get(pk=license.pk).suspend(by="ops", reason="Payment overdue")
 
 
 def _suspension_emails(mailoutbox):
@@ -85,7 +85,7 @@ def test_suspend__rolled_back__no_outbox_row_no_email(
         pytest.raises(RuntimeError),
         transaction.atomic(),
     ):
-        License.objects.get(pk=license.pk).suspend("ops", reason="Payment overdue")
+        License.objects.get(pk=license.pk).suspend(by="ops", reason="Payment overdue")
         raise RuntimeError("rolled back")
 
     assert OutboxMessage.objects.count() == before
@@ -95,7 +95,7 @@ def test_suspend__rolled_back__no_outbox_row_no_email(
 def test_set_seats__kind_nobody_is_told_about__no_outbox_row(license):
     before = OutboxMessage.objects.count()
 
-    License.objects.get(pk=license.pk).set_seats("ops", 40)
+    License.objects.get(pk=license.pk).set_seats(by="ops", seats=40)
 
     assert OutboxMessage.objects.count() == before
 

@@ -17,7 +17,7 @@ def test_activate__two_racing_requests__one_change_and_one_event():
     user = UserFactory(username="racer", role="ops")
 
     # When two requests activate it at the same moment
-    results = race(lambda: License.objects.get(pk=license.pk).activate(user, seats=30))
+    results = race(lambda: License.objects.get(pk=license.pk).activate(by=user, seats=30))
 
     # Then exactly one went through and the other was refused by the re-check
     refused = [r for r in results if isinstance(r, InvalidTransition)]
@@ -32,7 +32,7 @@ def test_activate__two_racing_requests__one_change_and_one_event():
 def test_set_seats__three_racing_requests__one_change_and_one_event():
     license = make_license()
     user = UserFactory(username="racer2", role="ops")
-    results = race(lambda: License.objects.get(pk=license.pk).set_seats(user, 77), count=3)
+    results = race(lambda: License.objects.get(pk=license.pk).set_seats(by=user, seats=77), count=3)
     changed = [r for r in results if r is not None and not isinstance(r, Exception)]
     assert len(changed) == 1, results
     assert license.events.filter(kind=EventKind.SEATS_CHANGED).count() == 1

@@ -117,7 +117,7 @@ class TestReinstallCarryOver:
         # Given a trial with 20 seats, uninstalled
         now = timezone.now()
         old = make_license(installed_at=now - dt.timedelta(days=5))
-        old.set_seats(ops_user, 20)
+        old.set_seats(by=ops_user, seats=20)
         old.mark_uninstalled(now)
         # When the org installs again
         new = self._reinstall(old, now + dt.timedelta(minutes=5))
@@ -139,10 +139,10 @@ class TestReinstallCarryOver:
     def test_reinstall__of_suspended__stays_suspended(self, db, ops_user):
         now = timezone.now()
         old = make_license(status=LicenseStatus.ACTIVE)
-        old.suspend(ops_user, reason="Unpaid")
+        old.suspend(by=ops_user, reason="Unpaid")
         old.mark_uninstalled(now)
         new = self._reinstall(old, now)
         assert new.status == LicenseStatus.SUSPENDED
-        new.reinstate(ops_user)
+        new.reinstate(by=ops_user)
         new.refresh_from_db()
         assert new.status == LicenseStatus.ACTIVE

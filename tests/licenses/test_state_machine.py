@@ -6,6 +6,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from core.dates import format_utc
 from licenses.choices import ALLOWED_TRANSITIONS, EventKind, LicenseStatus
 from licenses.exceptions import InvalidTransition, LicenseLocked, TrialLimitExceeded
 from licenses.models import License
@@ -30,11 +31,13 @@ def _due(license: License) -> dt.datetime:
 
 
 ACTIONS = {
-    "activate": lambda lic, user: lic.activate(user, seats=25, now=NOW),
-    "suspend": lambda lic, user: lic.suspend(user, reason="Unpaid invoice"),
-    "reinstate": lambda lic, user: lic.reinstate(user, now=NOW),
-    "extend_trial": lambda lic, user: lic.extend_trial(user, NOW + dt.timedelta(days=30), now=NOW),
-    "expire": lambda lic, user: lic.expire(_due(lic)),
+    "activate": lambda lic, user: lic.activate(by=user, seats=25, now=NOW),
+    "suspend": lambda lic, user: lic.suspend(by=user, reason="Unpaid invoice"),
+    "reinstate": lambda lic, user: lic.reinstate(by=user, now=NOW),
+    "extend_trial": lambda lic, user: lic.extend_trial(
+        by=user, until=NOW + dt.timedelta(days=30), now=NOW
+    ),
+    "expire": lambda lic, user: lic.expire(now=_due(lic)),
     "mark_uninstalled": lambda lic, user: lic.mark_uninstalled(NOW),
 }
 
@@ -95,7 +98,7 @@ def test_license_transition_matrix(db, ops_user, status, action):
 def test_invalid_transition__message_names_both_statuses(db, ops_user):
     license = _license(S.ACTIVE)
     with pytest.raises(InvalidTransition) as excinfo:
-        license.extend_trial(ops_user, NOW + dt.timedelta(days=5), now=NOW)
+        license.extend_trial(by=ops_user, until=NOW + dt.timedelta(days=5), now=NOW)
     assert "from active to trial" in str(excinfo.value)
     assert "bought" in str(excinfo.value)
 
@@ -104,7 +107,7 @@ def test_activate__writes_one_event_with_before_and_after(db, ops_user):
     # Given
     license = _license(S.TRIAL)
     # When
-    event = license.activate(ops_user, seats=40, now=NOW)
+    event = license.activate(by=ops_user, seats=40, now=NOW)
     # Then
     assert event.kind == EventKind.STATUS_CHANGED
     assert event.actor == ops_user.username
@@ -119,7 +122,7 @@ def test_activate__writes_one_event_with_before_and_after(db, ops_user):
 def test_activate__with_expiry_in_the_past__is_refused(db, ops_user):
     license = _license(S.TRIAL)
     with pytest.raises(ValidationError):
-        license.activate(ops_user, expires_at=NOW - dt.timedelta(days=1), now=NOW)
+        license.activate(by=ops_user, expires_at=NOW - dt.timedelta(days=1), now=NOW)
     license.refresh_from_db()
     assert license.status == S.TRIAL
 
@@ -128,22 +131,22 @@ def test_activate__with_expiry_in_the_past__is_refused(db, ops_user):
 def test_activate__with_bad_seats__is_refused_and_writes_nothing(db, ops_user, seats):
     license = _license(S.TRIAL)
     with pytest.raises(ValidationError):
-        license.activate(ops_user, seats=seats, now=NOW)
+        license.activate(by=ops_user, seats=seats, now=NOW)
     assert license.events.count() == 1
 
 
 def test_suspend__without_reason__is_refused(db, ops_user):
     license = _license(S.TRIAL)
     with pytest.raises(ValidationError):
-        license.suspend(ops_user, reason="  ")
+        license.suspend(by=ops_user, reason="  ")
     license.refresh_from_db()
     assert license.status == S.TRIAL
 
 
 def test_reinstate__returns_to_active_when_suspended_from_active(db, ops_user):
     license = _license(S.ACTIVE)
-    license.suspend(ops_user, reason="Terms")
-    license.reinstate(ops_user, now=NOW)
+    license.suspend(by=ops_user, reason="Terms")
+    license.reinstate(by=ops_user, now=NOW)
     license.refresh_from_db()
     assert license.status == S.ACTIVE
 
@@ -151,9 +154,9 @@ def test_reinstate__returns_to_active_when_suspended_from_active(db, ops_user):
 def test_reinstate__trial_that_ran_out_meanwhile__becomes_expired(db, ops_user):
     # Given a trial suspended before its end
     license = _license(S.TRIAL)
-    license.suspend(ops_user, reason="Abuse")
+    license.suspend(by=ops_user, reason="Abuse")
     # When it is reinstated after the end passed
-    license.reinstate(ops_user, now=license.expires_at + dt.timedelta(minutes=1))
+    license.reinstate(by=ops_user, now=license.expires_at + dt.timedelta(minutes=1))
     # Then
     license.refresh_from_db()
     assert license.status == S.EXPIRED
@@ -162,12 +165,12 @@ def test_reinstate__trial_that_ran_out_meanwhile__becomes_expired(db, ops_user):
 def test_expire__before_expiry__is_refused(db):
     license = _license(S.TRIAL)
     with pytest.raises(InvalidTransition, match="not due"):
-        license.expire(license.expires_at - dt.timedelta(seconds=1))
+        license.expire(now=license.expires_at - dt.timedelta(seconds=1))
 
 
 def test_expire__exactly_at_expiry__expires(db):
     license = _license(S.TRIAL)
-    license.expire(license.expires_at)
+    license.expire(now=license.expires_at)
     license.refresh_from_db()
     assert license.status == S.EXPIRED
 
@@ -175,29 +178,29 @@ def test_expire__exactly_at_expiry__expires(db):
 def test_expire__active_without_expiry__is_refused(db):
     license = make_license(status=S.ACTIVE)
     with pytest.raises(InvalidTransition):
-        license.expire(NOW + dt.timedelta(days=10_000))
+        license.expire(now=NOW + dt.timedelta(days=10_000))
 
 
 def test_extend_trial__expired_after_being_bought__is_refused(db, ops_user):
     # Given a license that was bought and then expired
     license = _license(S.ACTIVE)
-    license.expire(license.expires_at)
+    license.expire(now=license.expires_at)
     # When / Then
     with pytest.raises(InvalidTransition, match="bought"):
-        license.extend_trial(ops_user, license.expires_at + dt.timedelta(days=1), now=NOW)
+        license.extend_trial(by=ops_user, until=license.expires_at + dt.timedelta(days=1), now=NOW)
 
 
 def test_extend_trial__to_the_past__is_refused(db, ops_user):
     license = _license(S.TRIAL)
     with pytest.raises(ValidationError):
-        license.extend_trial(ops_user, NOW - dt.timedelta(hours=1), now=NOW)
+        license.extend_trial(by=ops_user, until=NOW - dt.timedelta(hours=1), now=NOW)
 
 
 class TestNinetyDayCap:
     def test_extend_trial__exactly_90_days__is_allowed(self, db, ops_user):
         license = _license(S.TRIAL)
         limit = license.trial_started_at + dt.timedelta(days=90)
-        license.extend_trial(ops_user, limit, now=NOW)
+        license.extend_trial(by=ops_user, until=limit, now=NOW)
         license.refresh_from_db()
         assert license.expires_at == limit
 
@@ -205,33 +208,35 @@ class TestNinetyDayCap:
         license = _license(S.TRIAL)
         limit = license.trial_started_at + dt.timedelta(days=90)
         with pytest.raises(TrialLimitExceeded) as excinfo:
-            license.extend_trial(ops_user, limit + dt.timedelta(seconds=1), now=NOW)
-        assert limit.isoformat() in str(excinfo.value)
+            license.extend_trial(by=ops_user, until=limit + dt.timedelta(seconds=1), now=NOW)
+        assert format_utc(limit) in str(excinfo.value)
         license.refresh_from_db()
         assert license.expires_at == license.installed_at + dt.timedelta(days=30)
 
     def test_extend_trial__repeated_extensions__never_pass_the_cap(self, db, ops_user):
         license = _license(S.TRIAL)
         limit = license.trial_started_at + dt.timedelta(days=90)
-        license.extend_trial(ops_user, limit - dt.timedelta(days=20), now=NOW)
-        license.extend_trial(ops_user, limit, now=NOW)
+        license.extend_trial(by=ops_user, until=limit - dt.timedelta(days=20), now=NOW)
+        license.extend_trial(by=ops_user, until=limit, now=NOW)
         with pytest.raises(TrialLimitExceeded):
-            license.extend_trial(ops_user, limit + dt.timedelta(days=1), now=NOW)
+            license.extend_trial(by=ops_user, until=limit + dt.timedelta(days=1), now=NOW)
 
     def test_set_expiration__trial_past_cap__is_refused(self, db, ops_user):
         license = _license(S.TRIAL)
         with pytest.raises(TrialLimitExceeded):
-            license.set_expiration(ops_user, license.trial_started_at + dt.timedelta(days=91))
+            license.set_expiration(
+                by=ops_user, expires_at=license.trial_started_at + dt.timedelta(days=91)
+            )
 
     def test_set_expiration__trial_without_end__is_refused(self, db, ops_user):
         license = _license(S.TRIAL)
         with pytest.raises(ValidationError):
-            license.set_expiration(ops_user, None)
+            license.set_expiration(by=ops_user, expires_at=None)
 
     def test_extend_expired_trial__reopens_within_cap(self, db, ops_user):
         license = _license(S.TRIAL)
-        license.expire(license.expires_at)
-        license.extend_trial(ops_user, NOW + dt.timedelta(days=5), now=NOW)
+        license.expire(now=license.expires_at)
+        license.extend_trial(by=ops_user, until=NOW + dt.timedelta(days=5), now=NOW)
         license.refresh_from_db()
         assert license.status == S.TRIAL
 
@@ -246,9 +251,9 @@ class TestUninstalledIsFrozen:
     @pytest.mark.parametrize(
         "edit",
         [
-            lambda lic, u: lic.set_seats(u, 50),
-            lambda lic, u: lic.set_expiration(u, NOW + dt.timedelta(days=3)),
-            lambda lic, u: lic.assign_account(u, AccountFactory()),
+            lambda lic, u: lic.set_seats(by=u, seats=50),
+            lambda lic, u: lic.set_expiration(by=u, expires_at=NOW + dt.timedelta(days=3)),
+            lambda lic, u: lic.assign_account(by=u, account=AccountFactory()),
             lambda lic, u: lic.set_version(PackageVersionFactory(package=lic.package)),
             lambda lic, u: lic.report_usage(3),
             lambda lic, u: lic.mark_uninstalled(NOW),
@@ -278,7 +283,7 @@ class TestUninstalledIsFrozen:
 class TestEdits:
     def test_set_seats__site_license(self, db, ops_user):
         license = _license(S.ACTIVE)
-        event = license.set_seats(ops_user, -1)
+        event = license.set_seats(by=ops_user, seats=-1)
         license.refresh_from_db()
         assert license.seats == -1
         assert license.seats_display == "Site license"
@@ -286,19 +291,19 @@ class TestEdits:
 
     def test_set_seats__same_value__writes_no_event(self, db, ops_user):
         license = _license(S.ACTIVE)
-        assert license.set_seats(ops_user, license.seats) is None
+        assert license.set_seats(by=ops_user, seats=license.seats) is None
         assert license.events.count() == 1
 
     def test_set_expiration__active_to_never(self, db, ops_user):
         license = _license(S.ACTIVE)
-        license.set_expiration(ops_user, None)
+        license.set_expiration(by=ops_user, expires_at=None)
         license.refresh_from_db()
         assert license.expires_at is None
 
     def test_assign_account__records_account_names(self, db, ops_user):
         license = _license(S.ACTIVE)
         account = AccountFactory(name="Acme Corp")
-        event = license.assign_account(ops_user, account)
+        event = license.assign_account(by=ops_user, account=account)
         assert event.after == {"account": "Acme Corp"}
         assert event.kind == EventKind.ACCOUNT_CHANGED
 

@@ -51,25 +51,27 @@ class LicenseLifecycle(RuleBasedStateMachine):
     def activate(self, seats, days):
         expires = None if days is None else self.now + dt.timedelta(days=days)
         self._attempt(
-            lambda: self.license.activate(self.user, seats=seats, expires_at=expires, now=self.now)
+            lambda: self.license.activate(
+                by=self.user, seats=seats, expires_at=expires, now=self.now
+            )
         )
 
     @rule()
     def suspend(self):
-        self._attempt(lambda: self.license.suspend(self.user, reason="random suspension"))
+        self._attempt(lambda: self.license.suspend(by=self.user, reason="random suspension"))
 
     @rule()
     def reinstate(self):
-        self._attempt(lambda: self.license.reinstate(self.user, now=self.now))
+        self._attempt(lambda: self.license.reinstate(by=self.user, now=self.now))
 
     @rule(days=st.integers(-2, 120))
     def extend_trial(self, days):
         until = self.now + dt.timedelta(days=days)
-        self._attempt(lambda: self.license.extend_trial(self.user, until, now=self.now))
+        self._attempt(lambda: self.license.extend_trial(by=self.user, until=until, now=self.now))
 
     @rule()
     def expire(self):
-        self._attempt(lambda: self.license.expire(self.now))
+        self._attempt(lambda: self.license.expire(now=self.now))
 
     @rule()
     def uninstall(self):
@@ -79,12 +81,12 @@ class LicenseLifecycle(RuleBasedStateMachine):
 
     @rule(seats=st.sampled_from([-1, 0, 1, 10, 99_000_000, 99_000_001]))
     def set_seats(self, seats):
-        self._attempt(lambda: self.license.set_seats(self.user, seats))
+        self._attempt(lambda: self.license.set_seats(by=self.user, seats=seats))
 
     @rule(days=st.one_of(st.none(), st.integers(-10, 200)))
     def set_expiration(self, days):
         expires = None if days is None else self.now + dt.timedelta(days=days)
-        self._attempt(lambda: self.license.set_expiration(self.user, expires))
+        self._attempt(lambda: self.license.set_expiration(by=self.user, expires_at=expires))
 
     @invariant()
     def status_is_legal(self):

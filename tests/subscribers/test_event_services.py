@@ -312,8 +312,8 @@ def test_reinstall__of_bought_license__active_with_account_and_seats(client, pkg
     account = AccountFactory()
     _install(client, pkg, t0)
     old = License.objects.get()
-    old.activate("ops", seats=40)
-    old.assign_account("ops", account)
+    old.activate(by="ops", seats=40)
+    old.assign_account(by="ops", account=account)
     _uninstall(client, pkg, t0 + dt.timedelta(days=1))
 
     result = _install(client, pkg, t0 + dt.timedelta(days=2))

@@ -241,7 +241,7 @@ def test_reinstall__carried_over_not_a_second_trial(client, pkg, known_version, 
     # Given an org that installed, activated and uninstalled
     org_id = new_org_id()
     first = License.objects.get(pk=_install(client, pkg, t0, org_id=org_id)["license_id"])
-    first.activate("ops")
+    first.activate(by="ops")
     post_event(
         client,
         uninstall_body(package_id=pkg.package_id, org_id=org_id, at=t0 + dt.timedelta(hours=1)),

@@ -195,7 +195,7 @@ def test_check__suspend__seen_by_very_next_check(
 
     # When staff suspend the license (and it commits)
     with django_capture_on_commit_callbacks(execute=True):
-        License.objects.get().suspend("ops", reason="Payment overdue")
+        License.objects.get().suspend(by="ops", reason="Payment overdue")
 
     # Then the next check sees it
     body = _check(client, api_key, pkg=pkg).json()
@@ -259,7 +259,7 @@ def test_check__change_rolled_back__cached_answer_stays(
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         try:
             with transaction.atomic():
-                License.objects.get().suspend("ops", reason="Payment overdue")
+                License.objects.get().suspend(by="ops", reason="Payment overdue")
                 raise RuntimeError("rolled back")
         except RuntimeError:
             pass

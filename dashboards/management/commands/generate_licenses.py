@@ -27,12 +27,12 @@ from django.db import connection, models, transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from core.salesforce_ids import normalize_salesforce_id
 from dashboards.rollup import rollup_rebuild
 from features.choices import DataType, Direction
 from features.models import FeatureParameter, FeatureParameterValue
 from licenses.choices import Actor, EventKind, LicenseStatus, OrgType
 from licenses.models import License, LicenseEvent
-from lmo.salesforce_ids import normalize_salesforce_id
 from packages.choices import SITE_LICENSE
 from packages.models import Package, PackageVersion
 

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from lmo.salesforce_ids import PACKAGE_PREFIX, try_normalize
+from core.salesforce_ids import PACKAGE_PREFIX, try_normalize
 from packages.models import Package
 from subscribers.services import subscriber_events_replay
 

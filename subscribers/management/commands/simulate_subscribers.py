@@ -12,9 +12,9 @@ from django.db import DatabaseError
 from django.utils import timezone
 from tqdm import tqdm
 
+from core.salesforce_ids import PACKAGE_PREFIX, try_normalize
 from features.choices import Direction
 from features.models import FeatureParameter
-from lmo.salesforce_ids import PACKAGE_PREFIX, try_normalize
 from packages.models import Package, SubscriberApiKey
 from subscribers.signatures import sign
 from subscribers.simulator import Delivery, SimPackage, plan_deliveries

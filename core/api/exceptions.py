@@ -12,14 +12,9 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
-from features.exceptions import FeatureError
-from leads.exceptions import LeadError
-from licenses.exceptions import LicenseError
-from packages.exceptions import PackageError
+from core.exceptions import DomainError
 
 logger = logging.getLogger(__name__)
-
-DOMAIN_ERRORS = (LicenseError, FeatureError, LeadError, PackageError)
 
 _CODES_BY_STATUS = {
     400: "invalid",
@@ -61,8 +56,8 @@ def _flatten(detail: Any) -> Any:
 
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    if isinstance(exc, DOMAIN_ERRORS):
-        return error_response(exc.http_status, exc.code, str(exc))
+    if isinstance(exc, DomainError):
+        return error_response(exc.http_status, exc.code, exc.message)
     if isinstance(exc, DjangoValidationError):
         fields = django_validation_fields(exc)
         message = "; ".join(m for messages in fields.values() for m in messages)

@@ -4,7 +4,7 @@ import django_filters
 from django import forms
 from drf_spectacular.utils import extend_schema_field
 
-from lmo.salesforce_ids import try_normalize
+from core.salesforce_ids import try_normalize
 
 MAX_DB_ID = 2**63 - 1
 

@@ -10,10 +10,9 @@ from rest_framework.authentication import SessionAuthentication, TokenAuthentica
 from rest_framework.permissions import SAFE_METHODS, IsAuthenticated
 from rest_framework.throttling import UserRateThrottle
 
-from staff.permissions import HasRolePermission
-
 from .exceptions import error_body
 from .pagination import ApiCursorPagination
+from .permissions import HasRolePermission
 from .schema import StaffAutoSchema
 from .throttling import EndpointRateThrottle
 
