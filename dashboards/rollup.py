@@ -124,21 +124,36 @@ def rollup_apply(changes: Iterable[LicenseChange]) -> None:
         day_rows(tables[LicenseDay], before, after, at)
     # A fixed order of tables, and of rows within each, so that two transactions never
     # wait for each other's rows in opposite orders.
-    for model in ROLLUP_MODELS:
-        if model in tables:
-            _upsert(model, tables[model])
+    statements = [
+        statement
+        for model in ROLLUP_MODELS
+        if model in tables and (statement := _upsert_statement(model, tables[model]))
+    ]
+    if not statements:
+        return
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # One round trip for every table: the statements run in order, in the
+            # transaction of the change (or, outside one, as one implicit transaction).
+            cursor.execute(
+                ";\n".join(sql for sql, _ in statements),
+                [param for _, params in statements for param in params],
+            )
+        else:
+            for sql, params in statements:
+                cursor.execute(sql, params)
 
 
 def on_licenses_changed(sender: Any, *, changes: list[LicenseChange], **kwargs: Any) -> None:
     rollup_apply(changes)
 
 
-def _upsert(model: type[models.Model], rows: Rows) -> None:
+def _upsert_statement(model: type[models.Model], rows: Rows) -> tuple[str, list] | None:
     """INSERT ... ON CONFLICT DO UPDATE adding to the stored counts (the same statement on
-    PostgreSQL and SQLite)."""
+    PostgreSQL and SQLite); None when nothing changes."""
     changed = sorted((key, counter) for key, counter in rows.items() if any(counter.values()))
     if not changed:
-        return
+        return None
     quote = connection.ops.quote_name
     table = quote(model._meta.db_table)
     key_columns = [quote(model._meta.get_field(name).column) for name in model.KEY]
@@ -155,8 +170,7 @@ def _upsert(model: type[models.Model], rows: Rows) -> None:
         for key, counter in changed
         for value in (*key, *(counter[name] for name in model.MEASURES))
     ]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+    return sql, params
 
 
 # --- Recounting -------------------------------------------------------------------------
