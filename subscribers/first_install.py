@@ -226,6 +226,7 @@ def first_install_apply(event: IncomingEvent) -> int | None:
     params = [param for _, part_params in parts for param in part_params]
     license_id, catalog_current = _execute(statement, org_lock_key(package, org.org_id), params)
     if license_id is not None:
+        # Listeners (the dashboards' rollup) write in a round trip of their own.
         created = LicenseChange(None, LicenseSnapshot.of(license), license.installed_at)
         send_licenses_changed([created])
     if not catalog_current:
