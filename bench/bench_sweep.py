@@ -193,7 +193,7 @@ def sweep(now, batch_size: int, *, capture: bool = False) -> tuple[float, int, i
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from jobs.services import licenses_expire_due
+    from licenses.sweeps import licenses_expire_due
 
     counter = _Counter()
     if capture:

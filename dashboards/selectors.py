@@ -452,7 +452,7 @@ class Versions:
 
 def _latest(versions: list[PackageVersion]) -> PackageVersion | None:
     released = [v for v in versions if not v.is_beta]
-    return max(released, key=lambda v: v.sort_key) if released else None
+    return max(released, key=lambda v: (v.major, v.minor, v.patch)) if released else None
 
 
 def versions(scope: Scope) -> Versions:

@@ -7,12 +7,11 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin import helpers
 from django.db.models import QuerySet
 from django.http import HttpRequest
-from django.template.response import TemplateResponse
 
-from licenses.choices import LicenseStatus
+from core.console import IntermediateActionMixin
+from licenses.choices import TERMINAL_STATUSES, LicenseStatus
 from licenses.models import License
 from packages.models import PackageVersion
 
@@ -65,9 +64,7 @@ def value_field(parameter: FeatureParameter) -> forms.Field:
 class BulkValueForm(forms.Form):
     statuses = forms.MultipleChoiceField(
         choices=[
-            (s, LicenseStatus(s).label)
-            for s in LicenseStatus.values
-            if s != LicenseStatus.UNINSTALLED
+            (s, LicenseStatus(s).label) for s in LicenseStatus.values if s not in TERMINAL_STATUSES
         ],
         initial=[LicenseStatus.ACTIVE],
         widget=forms.CheckboxSelectMultiple,
@@ -90,7 +87,7 @@ class BulkValueForm(forms.Form):
 
 
 @admin.register(FeatureParameter)
-class FeatureParameterAdmin(admin.ModelAdmin):
+class FeatureParameterAdmin(IntermediateActionMixin, admin.ModelAdmin):
     form = FeatureParameterForm
     list_display = (
         "developer_name",
@@ -182,8 +179,10 @@ class FeatureParameterAdmin(admin.ModelAdmin):
                 f"{parameter.developer_name} is set by the subscriber org; it is read-only here.",
             )
             return None
-        form = BulkValueForm(request.POST if "apply" in request.POST else None, parameter=parameter)
-        if "apply" in request.POST and form.is_valid():
+        form = BulkValueForm(
+            request.POST if self.wants_apply(request) else None, parameter=parameter
+        )
+        if self.wants_apply(request) and form.is_valid():
             data = form.cleaned_data
             licenses = License.objects.filter(package_id=parameter.package_id).filter(
                 status__in=data["statuses"]
@@ -208,17 +207,14 @@ class FeatureParameterAdmin(admin.ModelAdmin):
             for result in refused[:MAX_REPORTED_REFUSALS]:
                 messages.error(request, f"{result.license_name} refused: {result.message}")
             return None
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.model._meta,
-            "title": f"Set {parameter.developer_name} on {parameter.package.name} licenses",
-            "intro": f"{parameter.label} ({parameter.get_data_type_display()}). Each license "
+        return self.confirm_page(
+            request,
+            queryset,
+            action="bulk_set_value",
+            title=f"Set {parameter.developer_name} on {parameter.package.name} licenses",
+            intro=f"{parameter.label} ({parameter.get_data_type_display()}). Each license "
             "gets the value through the same service as its own page, with a history entry.",
-            "form": form,
-            "action_name": "bulk_set_value",
-            "selected": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
-            "select_across": False,
-            "submit_label": "Set the value",
-            "cancel_url": request.get_full_path(),
-        }
-        return TemplateResponse(request, "admin/console/intermediate_action.html", context)
+            form=form,
+            submit_label="Set the value",
+            objects=[],
+        )

@@ -57,10 +57,3 @@ def _bad_date(field: str, raw: Any) -> FeatureValue:
 
 def to_json(value: FeatureValue) -> bool | int | str | None:
     return value.isoformat() if isinstance(value, dt.date) else value
-
-
-COLUMN_FOR_TYPE = {
-    DataType.BOOLEAN: "boolean",
-    DataType.INTEGER: "integer",
-    DataType.DATE: "date",
-}

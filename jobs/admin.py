@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from licenses.admin_paginator import EstimatedCountPaginator
+from core.paginator import EstimatedCountPaginator
 
 from .models import OutboxMessage, SweepRun
 

@@ -21,7 +21,3 @@ class OutboxStatus(models.TextChoices):
 
 # The consumer may claim a message in these states; a relay twice finds it DONE and skips.
 OUTBOX_CLAIMABLE = (OutboxStatus.PENDING, OutboxStatus.SENT)
-
-
-class OutboxTopic(models.TextChoices):
-    LICENSE_EVENT = "license.event", "License event"

@@ -7,9 +7,11 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.db import connection
+from django.utils.module_loading import import_string
 
-from .choices import OutboxStatus
+from .choices import OutboxStatus, SweepJob
 from .models import OutboxMessage
 from .services import sweep_last_run
 
@@ -28,20 +30,19 @@ def check_database() -> None:
 def broker_transport(url: str | None = None) -> str:
     """The broker's transport name (redis, filesystem...), without its address or password."""
     if url is None:
-        from lmo.celery import app
+        from celery import current_app
 
-        url = app.conf.broker_write_url
+        url = current_app.conf.broker_write_url
     return urlsplit(url).scheme or "amqp"
 
 
 def check_broker(timeout: float = BROKER_TIMEOUT_SECONDS) -> None:
     """Raise if the broker cannot be reached within `timeout` seconds."""
+    from celery import current_app
     from kombu import Connection
 
-    from lmo.celery import app
-
-    url = app.conf.broker_write_url
-    options = dict(app.conf.broker_transport_options or {})
+    url = current_app.conf.broker_write_url
+    options = dict(current_app.conf.broker_transport_options or {})
     if broker_transport(url) == "filesystem":
         for key in ("data_folder_in", "data_folder_out"):
             folder = options.get(key)
@@ -66,7 +67,7 @@ def _probe(check) -> dict[str, Any]:
 
 
 def last_sweep_report() -> dict[str, Any] | None:
-    run = sweep_last_run()
+    run = sweep_last_run(SweepJob.EXPIRE_LICENSES)
     if run is None:
         return None
     return {
@@ -96,6 +97,10 @@ def health_report() -> tuple[bool, dict[str, Any]]:
     if database["ok"]:
         report["last_sweep"] = last_sweep_report()
         report["outbox"] = outbox_report()
+        # Apps' own sections (e.g. the subscriber inbox's backlog), wired in settings so
+        # that jobs imports no app above it.
+        for name, reader in settings.LMO_HEALTH_SECTIONS.items():
+            report[name] = import_string(reader)()
     if not database["ok"]:
         report["status"] = "down"
     elif not broker["ok"]:

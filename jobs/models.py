@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 
-from .choices import OutboxStatus, OutboxTopic, SweepJob
+from .choices import OutboxStatus, SweepJob
 
 
 class SweepRun(models.Model):
@@ -32,7 +32,9 @@ class SweepRun(models.Model):
 class OutboxMessage(models.Model):
     """A side effect owed for a committed change, relayed to the worker until it is done."""
 
-    topic = models.CharField(max_length=60, choices=OutboxTopic.choices)
+    topic = models.CharField(
+        max_length=60, help_text="The name of the Celery task that does the work."
+    )
     payload = models.JSONField(default=dict, encoder=DjangoJSONEncoder)
     created_at = models.DateTimeField()
     status = models.CharField(

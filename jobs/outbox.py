@@ -1,8 +1,10 @@
 """The outbox: side effects written in the same transaction as the change they follow.
 
-A message is a row, so it commits or rolls back with the change. After commit it is handed
-to the worker (`outbox_relay`); if the broker is down it stays pending and the relay job
-(beat, every few seconds) hands it over later. First installs, the bulk of subscriber
+A message is a row, so it commits or rolls back with the change. Its topic is the name of
+the Celery task that does its work, called with its payload; the outbox knows nothing of
+what that work means. After commit the message is handed to the worker (`outbox_relay`);
+if the broker is down it stays pending and the relay job (beat, every few seconds) hands
+it over later. First installs, the bulk of subscriber
 traffic, skip the relay after commit altogether and are left to that job, which hands over
 up to RELAY_CHUNK messages per broker round trip instead of one per request. The consumer
 claims each row with a conditional UPDATE, so a message relayed twice does its work once.
@@ -15,32 +17,17 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from functools import partial
 from itertools import islice
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from celery import current_app
 from django.db import transaction
 from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
-from licenses.choices import EventKind
-
-from .choices import OUTBOX_CLAIMABLE, OutboxStatus, OutboxTopic
+from .choices import OUTBOX_CLAIMABLE, OutboxStatus
 from .models import OutboxMessage
 
-if TYPE_CHECKING:
-    from licenses.models import LicenseEvent
-
 logger = logging.getLogger(__name__)
-
-# History kinds that people are told about.
-NOTIFY_KINDS = frozenset(
-    {
-        EventKind.INSTALLED,
-        EventKind.REINSTALLED,
-        EventKind.STATUS_CHANGED,
-        EventKind.UNINSTALLED,
-        EventKind.EXPIRING_SOON,
-    }
-)
 
 # Messages per task: one broker round trip covers many rows, and a retry stays small
 # (messages already done are skipped when a task is retried).
@@ -72,32 +59,14 @@ def chunked(values: Iterable[int], size: int) -> Iterable[list[int]]:
         yield chunk
 
 
-def license_event_payload(event: LicenseEvent) -> dict[str, Any]:
-    return {"event_id": event.pk, "license_id": event.license_id, "kind": event.kind}
-
-
 def outbox_enqueue(*, topic: str, payload: dict[str, Any], now: datetime | None = None) -> int:
-    """Write one message in the caller's transaction; relay it to the worker after commit."""
+    """Write one message in the caller's transaction; relay it to the worker after commit.
+    `topic` names the Celery task that does the work, given `payload`."""
     message = OutboxMessage.objects.create(
         topic=topic, payload=payload, created_at=now or timezone.now()
     )
     transaction.on_commit(partial(outbox_relay, message_ids=[message.pk]), robust=True)
     return message.pk
-
-
-def outbox_relay_on_commit(message_ids: list[int]) -> None:
-    """Relay messages written in the current transaction once it commits."""
-    if message_ids:
-        transaction.on_commit(partial(outbox_relay, message_ids=message_ids), robust=True)
-
-
-def outbox_enqueue_license_event(event: LicenseEvent) -> int | None:
-    """Queue the notification for one history row, if its kind is one people hear about."""
-    if event.kind not in NOTIFY_KINDS:
-        return None
-    return outbox_enqueue(
-        topic=OutboxTopic.LICENSE_EVENT, payload=license_event_payload(event), now=event.at
-    )
 
 
 def outbox_relay(*, message_ids: Sequence[int]) -> int:
@@ -157,10 +126,12 @@ def outbox_prune(*, now: datetime, retention: timedelta = DONE_RETENTION) -> int
     return deleted
 
 
-def _handlers() -> dict[str, Any]:
-    from .notifications import license_event_notify
-
-    return {OutboxTopic.LICENSE_EVENT: license_event_notify}
+def _task(name: str) -> Any:
+    """The registered Celery task called `name` (a web process imports the apps' task
+    modules the first time, as a worker does when it starts)."""
+    if name not in current_app.tasks:
+        current_app.loader.import_default_modules()
+    return current_app.tasks[name]
 
 
 def outbox_process(*, message_ids: Sequence[int]) -> dict[str, int]:
@@ -170,7 +141,6 @@ def outbox_process(*, message_ids: Sequence[int]) -> dict[str, int]:
     Returns counts of done, skipped (already done or failed) and failed-this-time messages;
     raises OutboxDeliveryError after trying them all if any failed, so the task retries.
     """
-    handlers = _handlers()
     counts = {"done": 0, "skipped": 0, "failed": 0}
     errors: list[str] = []
     for pk in message_ids:
@@ -185,7 +155,8 @@ def outbox_process(*, message_ids: Sequence[int]) -> dict[str, int]:
                     counts["skipped"] += 1
                     continue
                 message = OutboxMessage.objects.only("topic", "payload").get(pk=pk)
-                handlers[message.topic](message.payload)
+                # Run here, in this transaction: a failure rolls the claim back.
+                _task(message.topic).run(message.payload)
         except Exception as exc:
             counts["failed"] += 1
             errors.append(f"#{pk}: {exc}")

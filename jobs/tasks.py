@@ -1,4 +1,7 @@
-"""Celery tasks: thin and idempotent; each takes primary keys (or nothing) and calls a service.
+"""The retry policy every task uses, and the outbox's own tasks.
+
+Tasks are thin and idempotent; each takes primary keys (or nothing) and calls a service.
+Apps define their tasks in their own tasks.py with the option sets below.
 
 Retries back off exponentially with jitter and are bounded; the longest countdown
 (`LONGEST_COUNTDOWN`) stays below the Redis visibility timeout (checked by jobs.checks),
@@ -14,7 +17,7 @@ from django.utils import timezone
 
 from .outbox import MAX_ATTEMPTS, OutboxDeliveryError, outbox_process, outbox_prune
 from .outbox import outbox_relay_pending as _outbox_relay_pending
-from .services import SweepConflict, licenses_expire_due, licenses_notify_expiring_soon
+from .services import SweepConflict
 
 # A database that is briefly away (restart, failover) is worth waiting for.
 TRANSIENT = (DatabaseOperationalError, InterfaceError)
@@ -57,18 +60,6 @@ RELAY_OPTIONS = {
 LONGEST_COUNTDOWN = max(
     options["retry_backoff_max"] for options in (SWEEP_OPTIONS, OUTBOX_OPTIONS, RELAY_OPTIONS)
 )
-
-
-@shared_task(name="jobs.expire_licenses", **SWEEP_OPTIONS)
-def expire_licenses() -> int:
-    """Expire every trial and active license that is due (beat, every few minutes)."""
-    return licenses_expire_due(now=timezone.now()).count
-
-
-@shared_task(name="jobs.notify_expiring_soon", **SWEEP_OPTIONS)
-def notify_expiring_soon() -> int:
-    """Record expiring_soon once for each trial ending within 7 days."""
-    return licenses_notify_expiring_soon(now=timezone.now()).count
 
 
 @shared_task(name="jobs.process_outbox_messages", **OUTBOX_OPTIONS)

@@ -4,17 +4,15 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin import helpers
 from django.db import models
 from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.http import HttpRequest
-from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
+from core.console import IntermediateActionMixin
 from core.salesforce_ids import ORG_PREFIX, try_normalize
-from licenses.choices import LicenseStatus
 from licenses.models import License
 from packages.choices import SITE_LICENSE
 from packages.models import seats_display
@@ -88,7 +86,7 @@ class LeadForm(forms.ModelForm):
 
 
 @admin.register(Lead)
-class LeadAdmin(admin.ModelAdmin):
+class LeadAdmin(IntermediateActionMixin, admin.ModelAdmin):
     form = LeadForm
     list_display = (
         "lead_name",
@@ -205,8 +203,8 @@ class LeadAdmin(admin.ModelAdmin):
 
     @admin.action(description="Convert into an account (with a contact)", permissions=["change"])
     def convert_leads(self, request: HttpRequest, queryset: QuerySet):
-        form = ConvertLeadForm(request.POST if "apply" in request.POST else None)
-        if "apply" in request.POST and form.is_valid():
+        form = ConvertLeadForm(request.POST if self.wants_apply(request) else None)
+        if self.wants_apply(request) and form.is_valid():
             data = form.cleaned_data
             leads = list(queryset.order_by("pk"))
             for lead in leads:
@@ -229,8 +227,12 @@ class LeadAdmin(admin.ModelAdmin):
                         f"the account has {assigned} license(s).",
                     )
             return None
-        return _intermediate(
-            self, request, queryset, form, "convert_leads", "Convert leads into accounts"
+        return self.confirm_page(
+            request,
+            queryset,
+            action="convert_leads",
+            title="Convert leads into accounts",
+            form=form,
         )
 
     @admin.action(description="Merge duplicate leads", permissions=["change"])
@@ -239,8 +241,8 @@ class LeadAdmin(admin.ModelAdmin):
         if leads.count() < 2:
             messages.warning(request, "Select at least two leads to merge.")
             return None
-        form = MergeLeadsForm(request.POST if "apply" in request.POST else None, leads=leads)
-        if "apply" in request.POST and form.is_valid():
+        form = MergeLeadsForm(request.POST if self.wants_apply(request) else None, leads=leads)
+        if self.wants_apply(request) and form.is_valid():
             primary = form.cleaned_data["primary"]
             try:
                 lead_merge(
@@ -253,22 +255,9 @@ class LeadAdmin(admin.ModelAdmin):
             else:
                 messages.success(request, f"Merged {leads.count() - 1} lead(s) into {primary}.")
             return None
-        return _intermediate(self, request, queryset, form, "merge_leads", "Merge duplicate leads")
-
-
-def _intermediate(model_admin, request, queryset, form, action: str, title: str):
-    context = {
-        **model_admin.admin_site.each_context(request),
-        "opts": model_admin.model._meta,
-        "title": title,
-        "objects": list(queryset[:50]),
-        "form": form,
-        "action_name": action,
-        "selected": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
-        "select_across": request.POST.get("select_across") == "1",
-        "cancel_url": request.get_full_path(),
-    }
-    return TemplateResponse(request, "admin/console/intermediate_action.html", context)
+        return self.confirm_page(
+            request, queryset, action="merge_leads", title="Merge duplicate leads", form=form
+        )
 
 
 class ContactInline(admin.TabularInline):
@@ -324,12 +313,7 @@ class AccountAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         # Correlated subqueries, so only the accounts on the page are totted up.
-        live = (
-            License.objects.filter(account=OuterRef("pk"))
-            .exclude(status=LicenseStatus.UNINSTALLED)
-            .order_by()
-            .values("account")
-        )
+        live = License.objects.filter(account=OuterRef("pk")).live().order_by().values("account")
 
         def total(rows, aggregate):
             return Coalesce(

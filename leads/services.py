@@ -88,7 +88,8 @@ def lead_merge(*, primary: Lead, duplicates: Sequence[Lead], by: Any) -> Lead:
         for field in ("first_name", "last_name", "email", "phone", "company", "org_id"):
             if not getattr(primary, field) and getattr(duplicate, field):
                 setattr(primary, field, getattr(duplicate, field))
-        License.objects.filter(lead=duplicate).update(lead=primary)
+        for license in License.objects.filter(lead=duplicate).order_by("pk"):
+            license.assign_lead(by=by, lead=primary, reason=f"Lead {duplicate.pk} merged")
         duplicate.status = LeadStatus.DISQUALIFIED
         duplicate.merged_into = primary
         duplicate.save(update_fields=["status", "merged_into", "updated_at"])

@@ -103,6 +103,7 @@ class EventKind(models.TextChoices):
     SEATS_CHANGED = "seats_changed", "Seats changed"
     EXPIRATION_CHANGED = "expiration_changed", "Expiration changed"
     ACCOUNT_CHANGED = "account_changed", "Account changed"
+    LEAD_CHANGED = "lead_changed", "Lead changed"
     FEATURE_CHANGED = "feature_changed", "Feature changed"
     USAGE_REPORTED = "usage_reported", "Usage reported"
     UNINSTALLED = "uninstalled", "Uninstalled"

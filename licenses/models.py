@@ -41,7 +41,7 @@ from .signals import LicenseChange, LicenseSnapshot, send_licenses_changed
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
 
-    from leads.models import Account
+    from leads.models import Account, Lead
     from packages.models import PackageVersion
 
     ActorLike = AbstractBaseUser | str | None
@@ -333,9 +333,8 @@ class License(models.Model):
     ) -> LicenseEvent:
         """Append one history row; the cached license check is refreshed after commit, and
         the kinds people hear about queue a notification in the outbox (same transaction)."""
-        from jobs.outbox import outbox_enqueue_license_event
-
         from .cache import invalidate_license_check
+        from .notifications import notify_one
 
         actor, user = _actor(by)
         event = LicenseEvent.objects.create(
@@ -350,7 +349,7 @@ class License(models.Model):
             source_event_id=source_event_id,
         )
         invalidate_license_check(self)
-        outbox_enqueue_license_event(event)
+        notify_one(event)
         return event
 
     def _apply(
@@ -388,6 +387,8 @@ class License(models.Model):
             return self.account.name if self.account_id else None
         if field == "version":
             return self.version.version_number if self.version_id else None
+        if field == "lead":
+            return str(self.lead) if self.lead_id else None
         return getattr(self, field)
 
     def _refuse(self, target: str, reason: str | None = None) -> InvalidTransition:
@@ -502,9 +503,21 @@ class License(models.Model):
         if self.expires_at is None or self.expires_at > now:
             when = format_utc(self.expires_at) if self.expires_at else "never"
             raise self._refuse(LicenseStatus.EXPIRED, f"it is not due (expires {when})")
-        return self._apply(
-            EventKind.STATUS_CHANGED, {"status": LicenseStatus.EXPIRED}, by=by, at=now
-        )
+        before, after = self.expired_history(self.status)
+        was = LicenseSnapshot.of(self)
+        self.status = LicenseStatus.EXPIRED
+        self.save(update_fields=["status", "updated_at"])
+        event = self.record_event(self.EXPIRED_KIND, by=by, before=before, after=after, at=now)
+        send_licenses_changed([LicenseChange(was, LicenseSnapshot.of(self), event.at)])
+        return event
+
+    EXPIRED_KIND = EventKind.STATUS_CHANGED
+
+    @staticmethod
+    def expired_history(status: str) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Before and after of the history row (EXPIRED_KIND) that records an expiry from
+        `status`: written by expire() for one license and by the sweep for many."""
+        return {"status": status}, {"status": LicenseStatus.EXPIRED}
 
     @transaction.atomic
     def mark_uninstalled(
@@ -565,6 +578,17 @@ class License(models.Model):
         if (account.pk if account else None) == self.account_id:
             return None
         return self._apply(EventKind.ACCOUNT_CHANGED, {"account": account}, by=by, reason=reason)
+
+    @transaction.atomic
+    def assign_lead(
+        self, *, by: ActorLike, lead: Lead | None, reason: str = ""
+    ) -> LicenseEvent | None:
+        """Point the license at another lead (a merge folds duplicates into one). The lead
+        is not part of what an uninstall freezes, so an uninstalled license follows too."""
+        self._lock()
+        if (lead.pk if lead else None) == self.lead_id:
+            return None
+        return self._apply(EventKind.LEAD_CHANGED, {"lead": lead}, by=by, reason=reason)
 
     @transaction.atomic
     def set_version(

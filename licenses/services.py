@@ -93,18 +93,12 @@ def license_create(
     previous_license: License | None = None,
     by: Any = Actor.SUBSCRIBER,
     source_event_id: str | None = None,
-    check_constraints: bool = True,
     last_event_at: datetime | None = None,
 ) -> License:
     """Create a subscriber org's license from the package defaults, or carried over from the
-    license it had before an uninstall, with one feature value per parameter.
-
-    `check_constraints=False` is for callers that already serialize creation per org and
-    package (the subscriber event services): the database still enforces every constraint,
-    this only skips re-checking them with extra queries first.
+    license it had before an uninstall, with its history row. The install workflow then
+    gives it its feature values (features.services.feature_values_create_for_license).
     """
-    from features.services import feature_values_create_for_license
-
     license = license_build(
         package=package,
         version=version,
@@ -115,12 +109,8 @@ def license_create(
         previous_license=previous_license,
     )
     license.last_event_at = last_event_at
-    license.full_clean(
-        exclude=["lead", "account", "version", "previous_license"],
-        validate_constraints=check_constraints,
-    )
+    license.full_clean(exclude=["lead", "account", "version", "previous_license"])
     license.save()
-    feature_values_create_for_license(license=license)
     kind, after = license_created_event(license)
     license.record_event(kind, by=by, after=after, source_event_id=source_event_id, at=installed_at)
     send_licenses_changed([LicenseChange(None, LicenseSnapshot.of(license), installed_at)])

@@ -15,8 +15,8 @@ from features.services import feature_parameter_create
 from leads.models import Account
 from licenses.models import License
 from packages.models import Package, PackageVersion
-from subscribers.serializers import parse_event
-from subscribers.services import subscriber_event_receive
+from subscribers.events import parse_event
+from subscribers.services import subscriber_event_accept, subscriber_events_drain
 from subscribers.simulator import SimPackage, plan_deliveries
 
 DEMO_PACKAGES = [
@@ -79,7 +79,7 @@ def _id(prefix: str, n: int) -> str:
 @transaction.atomic
 def load_demo_data(*, orgs: int = 150, seed: int = 7, months: int = 5) -> int:
     """Create the demo catalogue once, then play its subscriber orgs' events through the
-    same services the webhook uses; returns how many licenses it created."""
+    webhook's acceptance and the workers' drain; returns how many licenses it created."""
     if Package.objects.filter(namespace="fsp").exists():
         return 0
     rng = random.Random(seed)
@@ -138,8 +138,12 @@ def load_demo_data(*, orgs: int = 150, seed: int = 7, months: int = 5) -> int:
         now=now,
         # Fewer usage reports than the simulator's monthly ones keep `make run` quick.
         usage_interval_days=(50, 90),
+        # Their own ids, so a simulator run against the demo never replays one.
+        event_prefix=f"msg_demo{seed}_",
     ):
-        subscriber_event_receive(event=parse_event(delivery.event_id, delivery.body))
+        subscriber_event_accept(event=parse_event(delivery.event_id, delivery.body))
+    # Applied here, through the workers' own drain, so the demo is complete when it returns.
+    subscriber_events_drain()
     for license in License.objects.live().order_by("pk"):
         _age(license, rng, now)
     return License.objects.count()

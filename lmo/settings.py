@@ -58,6 +58,8 @@ INSTALLED_APPS = [
     "jobs",
     "staff",
     "dashboards",
+    # Last: the project itself (the demo data command), on top of every app.
+    "lmo",
 ]
 
 MIDDLEWARE = [
@@ -95,9 +97,15 @@ DATABASES = {
 }
 DATABASES["default"].setdefault("ATOMIC_REQUESTS", False)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # WAL lets the web process read while the worker writes; the timeout rides out short locks.
+    # WAL lets the web process read while the worker writes. IMMEDIATE takes the write lock
+    # when a transaction begins, so the web, the worker and beat queue for it (up to the
+    # timeout) instead of failing at once when a reading transaction tries to write.
     DATABASES["default"].setdefault("OPTIONS", {}).update(
-        {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"}
+        {
+            "timeout": 20,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
     )
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
@@ -172,6 +180,9 @@ REST_FRAMEWORK = {
         "bulk": env.str("API_THROTTLE_BULK", default="120/hour"),
         "writes": env.str("API_THROTTLE_WRITES", default="3000/hour"),
         "reads": env.str("API_THROTTLE_READS", default="3000/hour"),
+        # Subscriber endpoints: webhooks per source address, license checks per API key.
+        "subscriber_webhook": env.str("LMO_WEBHOOK_THROTTLE", default="100000/hour"),
+        "subscriber_license_check": env.str("LMO_LICENSE_CHECK_THROTTLE", default="200000/hour"),
     },
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
@@ -204,11 +215,25 @@ LMO_WEBHOOK_SECRETS = env.list("LMO_WEBHOOK_SECRETS", default=[])
 LMO_WEBHOOK_TOLERANCE_SECONDS = env.int("LMO_WEBHOOK_TOLERANCE_SECONDS", default=300)
 LMO_WEBHOOK_MAX_BODY_BYTES = 64 * 1024
 LMO_LICENSE_CHECK_CACHE_SECONDS = env.int("LMO_LICENSE_CHECK_CACHE_SECONDS", default=300)
-# Serves the baseline views bench/bench_subscribers.py compares against; off in production.
-LMO_BENCH_VIEWS = env.bool("LMO_BENCH_VIEWS", default=False)
+# Bodies nested deeper than this are refused (400) before anything reads them.
+LMO_WEBHOOK_MAX_DEPTH = 32
+# Workers apply queued events in batches of this many (package, org) groups; a drain task
+# hands over to the next one after LMO_SUBSCRIBER_DRAIN_MAX_SECONDS; beat drains every
+# LMO_SUBSCRIBER_DRAIN_INTERVAL_SECONDS in case a trigger was lost.
+LMO_SUBSCRIBER_DRAIN_BATCH = env.int(
+    "LMO_SUBSCRIBER_DRAIN_BATCH",
+    default=50 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3" else 200,
+)
+LMO_SUBSCRIBER_DRAIN_MAX_SECONDS = env.int("LMO_SUBSCRIBER_DRAIN_MAX_SECONDS", default=60)
+LMO_SUBSCRIBER_DRAIN_INTERVAL_SECONDS = env.int("LMO_SUBSCRIBER_DRAIN_INTERVAL_SECONDS", default=10)
+
+# Sections of GET /healthz besides the database, broker, last sweep and outbox: name ->
+# a function returning the section (jobs reads them by name).
+LMO_HEALTH_SECTIONS = {"subscriber_inbox": "subscribers.selectors.subscriber_inbox_backlog"}
 
 # --- Celery -----------------------------------------------------------------------------------
-BROKER_DIR = BASE_DIR / "var" / "broker"
+# The on-disk broker's folders (default broker only).
+BROKER_DIR = Path(env.str("LMO_BROKER_DIR", default=str(BASE_DIR / "var" / "broker")))
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
 if CELERY_BROKER_URL.startswith("filesystem://"):
     CELERY_BROKER_TRANSPORT_OPTIONS = {
@@ -248,14 +273,19 @@ CELERY_BEAT_SCHEDULE: dict = {
     # expire_seconds (django-celery-beat's name for "expires"): a run the worker could not
     # start before the next one is due is dropped.
     "expire-licenses": {
-        "task": "jobs.expire_licenses",
+        "task": "licenses.expire_licenses",
         "schedule": float(LMO_SWEEP_INTERVAL_SECONDS),
         "options": {"expire_seconds": LMO_SWEEP_INTERVAL_SECONDS},
     },
     "notify-expiring-soon": {
-        "task": "jobs.notify_expiring_soon",
+        "task": "licenses.notify_expiring_soon",
         "schedule": float(LMO_EXPIRING_SOON_INTERVAL_SECONDS),
         "options": {"expire_seconds": LMO_EXPIRING_SOON_INTERVAL_SECONDS},
+    },
+    "drain-subscriber-events": {
+        "task": "subscribers.drain_events",
+        "schedule": float(LMO_SUBSCRIBER_DRAIN_INTERVAL_SECONDS),
+        "options": {"expire_seconds": LMO_SUBSCRIBER_DRAIN_INTERVAL_SECONDS},
     },
     "relay-pending-outbox": {
         "task": "jobs.relay_pending_outbox",

@@ -5,16 +5,16 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
-from django.http import HttpRequest, HttpResponseRedirect
+from django.http import HttpRequest
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
-from licenses.choices import LicenseStatus
+from core.console import IntermediateActionMixin
+from licenses.choices import TERMINAL_STATUSES
 from subscribers.choices import Outcome
 from subscribers.models import SubscriberEvent
 
@@ -54,7 +54,7 @@ class PackageVersionInline(admin.TabularInline):
             super()
             .get_queryset(request)
             .annotate(
-                _installs=Count("licenses", filter=~Q(licenses__status=LicenseStatus.UNINSTALLED))
+                _installs=Count("licenses", filter=~Q(licenses__status__in=TERMINAL_STATUSES))
             )
         )
 
@@ -80,7 +80,7 @@ class SubscriberApiKeyInline(admin.TabularInline):
 
 
 @admin.register(Package)
-class PackageAdmin(admin.ModelAdmin):
+class PackageAdmin(IntermediateActionMixin, admin.ModelAdmin):
     list_display = (
         "name",
         "namespace",
@@ -203,15 +203,15 @@ class PackageAdmin(admin.ModelAdmin):
         description="Link as License Manager (once, cannot be undone)", permissions=["change"]
     )
     def link_license_manager(self, request: HttpRequest, queryset: QuerySet):
-        if "apply" not in request.POST:
-            return _confirm(
-                self,
+        if not self.wants_apply(request):
+            return self.confirm_page(
                 request,
                 queryset,
-                "link_license_manager",
-                "Link as License Manager",
-                "From now on, installs of these packages create licenses here. The link is "
-                "set once and cannot be undone.",
+                action="link_license_manager",
+                title="Link as License Manager",
+                intro="From now on, installs of these packages create licenses here. The link "
+                "is set once and cannot be undone.",
+                submit_label="Yes, link",
             )
         for package in queryset:
             try:
@@ -222,7 +222,7 @@ class PackageAdmin(admin.ModelAdmin):
                 messages.success(
                     request, f"{package.namespace} is now linked: replay its unrouted events."
                 )
-        return _back(request)
+        return self.back(request)
 
     @admin.action(description="Replay unrouted events", permissions=["replay"])
     def replay_unrouted_events(self, request: HttpRequest, queryset: QuerySet):
@@ -233,32 +233,7 @@ class PackageAdmin(admin.ModelAdmin):
             result = subscriber_events_replay(package=package)
             level = messages.SUCCESS if package.license_manager_linked else messages.WARNING
             messages.add_message(request, level, f"{package.namespace}: {result}")
-        return _back(request)
-
-
-def _back(request: HttpRequest):
-    next_url = request.POST.get("next", "")
-    if next_url.startswith("/") and not next_url.startswith("//"):
-        return HttpResponseRedirect(next_url)
-    return None
-
-
-def _confirm(model_admin, request, queryset, action: str, title: str, text: str):
-    context = {
-        **model_admin.admin_site.each_context(request),
-        "opts": model_admin.model._meta,
-        "title": title,
-        "objects": list(queryset[:50]),
-        "form": forms.Form(),
-        "intro": text,
-        "action_name": action,
-        "selected": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
-        "select_across": request.POST.get("select_across") == "1",
-        "extra_hidden": [("next", request.POST["next"])] if request.POST.get("next") else [],
-        "submit_label": "Yes, link",
-        "cancel_url": request.get_full_path(),
-    }
-    return TemplateResponse(request, "admin/console/intermediate_action.html", context)
+        return self.back(request)
 
 
 @admin.register(PackageVersion)
@@ -284,7 +259,7 @@ class ApiKeyCreateForm(forms.Form):
 
 
 @admin.register(SubscriberApiKey)
-class SubscriberApiKeyAdmin(admin.ModelAdmin):
+class SubscriberApiKeyAdmin(IntermediateActionMixin, admin.ModelAdmin):
     list_display = ("key_prefix", "package", "name", "created_at", "created_by", "state")
     list_filter = ("package",)
     list_select_related = ("package", "created_by")
@@ -350,4 +325,4 @@ class SubscriberApiKeyAdmin(admin.ModelAdmin):
             key.revoke()
             revoked += 1
         messages.success(request, f"Revoked {revoked} key(s).")
-        return _back(request)
+        return self.back(request)

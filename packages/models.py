@@ -197,10 +197,6 @@ class PackageVersion(models.Model):
         except ValidationError as exc:
             raise ValidationError({"version_number": exc.messages}) from exc
 
-    @property
-    def sort_key(self) -> tuple[int, int, int]:
-        return (self.major, self.minor, self.patch)
-
 
 def _hash_key(raw_key: str) -> str:
     return hashlib.sha256(raw_key.encode()).hexdigest()

@@ -109,10 +109,3 @@ def sync_role_groups(apps=None, *, verbosity: int = 0) -> None:
                 Permission.objects.filter(content_type__app_label=app_label, codename__in=codenames)
             )
         group.permissions.set(wanted)
-
-
-def user_roles(user) -> set[str]:
-    if not user or not user.is_authenticated:
-        return set()
-    names = set(user.groups.values_list("name", flat=True))
-    return {role for role, name in GROUP_NAMES.items() if name in names}

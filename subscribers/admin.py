@@ -1,15 +1,58 @@
-"""The subscriber event inbox in the console: read-only, searchable by org id and event id."""
+"""The subscriber event inbox in the console: read-only, searchable by org id and event id,
+with each event's status and age, and a replay of failed or unrouted events."""
 
 from __future__ import annotations
 
-from django.contrib import admin
+import json
+
+from django.contrib import admin, messages
+from django.db.models import TextField
+from django.db.models.functions import Cast
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.timesince import timesince
 
+from core.paginator import EstimatedCountPaginator
 from core.salesforce_ids import ORG_PREFIX, PACKAGE_PREFIX, try_normalize
-from licenses.admin_paginator import EstimatedCountPaginator
 
+from .choices import REPLAYABLE
 from .models import SubscriberEvent
+from .services import subscriber_events_replay_pks
+
+# Payloads are shown indented up to this depth; deeper ones (the webhook refuses them now,
+# older rows may hold them) are shown as stored, so rendering never recurses without end.
+PAYLOAD_DISPLAY_DEPTH = 32
+PAYLOAD_DISPLAY_CHARS = 20_000
+
+
+def _depth(value: object) -> int:
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, depth)
+            stack.extend(
+                (child, depth + 1) for child in (item.values() if isinstance(item, dict) else item)
+            )
+    return deepest
+
+
+def payload_display_text(raw: str | None) -> str:
+    """A stored payload as text for the console: indented when it is reasonably shaped."""
+    if raw is None:
+        return ""
+    try:
+        value = json.loads(raw)
+    except (ValueError, RecursionError):
+        value = None
+    if value is not None and _depth(value) <= PAYLOAD_DISPLAY_DEPTH:
+        text = json.dumps(value, indent=2, ensure_ascii=False)
+    else:
+        text = raw
+    if len(text) > PAYLOAD_DISPLAY_CHARS:
+        text = text[:PAYLOAD_DISPLAY_CHARS] + "\n... (cut)"
+    return text
 
 
 class PackageIdFilter(admin.SimpleListFilter):
@@ -39,6 +82,7 @@ class SubscriberEventAdmin(admin.ModelAdmin):
         "package_id",
         "org_id",
         "outcome_badge",
+        "age",
         "license_link",
         "error",
     )
@@ -56,14 +100,54 @@ class SubscriberEventAdmin(admin.ModelAdmin):
         "package_id",
         "org_id",
         "outcome",
+        "age",
+        "processed_at",
         "license_link",
         "error",
         "replayed_at",
-        "payload",
+        "payload_text",
     )
     fields = readonly_fields
+    actions = ["replay_events"]
 
-    @admin.display(description="Outcome")
+    def get_queryset(self, request):
+        # The payload is read as text: a stored body nested too deep for the JSON decoder
+        # must still open in the console.
+        return (
+            super()
+            .get_queryset(request)
+            .defer("payload")
+            .annotate(payload_raw=Cast("payload", TextField()))
+        )
+
+    @admin.display(description="Payload")
+    def payload_text(self, obj: SubscriberEvent) -> str:
+        return format_html(
+            '<pre class="lmo-payload">{}</pre>', payload_display_text(obj.payload_raw)
+        )
+
+    @admin.display(description="Age")
+    def age(self, obj: SubscriberEvent) -> str:
+        """How long it has waited (queued) or how long it took to be applied."""
+        if obj.processed_at is None:
+            return f"queued {timesince(obj.received_at, timezone.now())}"
+        took = (obj.processed_at - obj.received_at).total_seconds()
+        return f"{obj.get_outcome_display().lower()} after {max(took, 0):.1f} s"
+
+    @admin.action(description="Replay selected failed or unrouted events", permissions=["replay"])
+    def replay_events(self, request, queryset):
+        pks = list(queryset.filter(outcome__in=REPLAYABLE).values_list("pk", flat=True))
+        if not pks:
+            messages.warning(request, "Only failed or unrouted events can be replayed.")
+            return None
+        result = subscriber_events_replay_pks(event_pks=pks)
+        messages.success(request, str(result))
+        return None
+
+    def has_replay_permission(self, request) -> bool:
+        return request.user.has_perm("subscribers.change_subscriberevent")
+
+    @admin.display(description="Status")
     def outcome_badge(self, obj: SubscriberEvent) -> str:
         return format_html(
             '<span class="lmo-badge lmo-badge--{}">{}</span>',
@@ -91,7 +175,7 @@ class SubscriberEventAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request, obj=None):
-        # The inbox is a record of what arrived: replays go through the package page.
+        # The inbox is a record of what arrived: it changes only by a replay (an action).
         return False
 
     def has_delete_permission(self, request, obj=None):

@@ -9,7 +9,14 @@ class EventType(models.TextChoices):
 
 
 class Outcome(models.TextChoices):
+    """Where an inbox event stands: queued until a worker applies it, then final."""
+
+    QUEUED = "queued", "Queued"
     APPLIED = "applied", "Applied"
-    DUPLICATE = "duplicate", "Duplicate"
     IGNORED = "ignored", "Ignored (stale)"
     UNROUTED = "unrouted", "Unrouted"
+    FAILED = "failed", "Failed"
+
+
+# What a replay may put back in the queue.
+REPLAYABLE = (Outcome.FAILED, Outcome.UNROUTED)

@@ -1,4 +1,4 @@
-"""The inbox of subscriber events: every accepted webhook, what it did, and to which license."""
+"""The inbox of subscriber events: every accepted webhook, where it stands, and its license."""
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
@@ -7,7 +7,10 @@ from .choices import EventType, Outcome
 
 
 class SubscriberEvent(models.Model):
-    """One signed webhook delivery that passed verification; its id is unique."""
+    """One signed webhook delivery that passed verification; its id is unique.
+
+    Stored `queued` when it arrives; a worker then applies it and records the outcome.
+    """
 
     # Unique and indexed in Meta rather than on the fields: a field's unique or db_index
     # would add a LIKE (pattern) index to each, which exact lookups never use.
@@ -18,7 +21,9 @@ class SubscriberEvent(models.Model):
     package_id = models.CharField(max_length=18)
     org_id = models.CharField(max_length=18)
     payload = models.JSONField(encoder=DjangoJSONEncoder)
-    outcome = models.CharField(max_length=12, choices=Outcome.choices)
+    outcome = models.CharField(
+        "status", max_length=12, choices=Outcome.choices, default=Outcome.QUEUED
+    )
     error = models.TextField(blank=True)
     license = models.ForeignKey(
         "licenses.License",
@@ -26,6 +31,9 @@ class SubscriberEvent(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="subscriber_events",
+    )
+    processed_at = models.DateTimeField(
+        null=True, blank=True, help_text="When a worker last applied (or refused) it."
     )
     replayed_at = models.DateTimeField(null=True, blank=True)
 
@@ -42,17 +50,13 @@ class SubscriberEvent(models.Model):
             models.Index(fields=["package_id"], name="subscriber_event_package_idx"),
             models.Index(fields=["org_id"], name="subscriber_event_org_idx"),
             models.Index(fields=["outcome", "package_id"], name="subscriber_event_outcome_idx"),
+            # The workers' queue: small however large the inbox grows.
+            models.Index(
+                fields=["id"],
+                condition=models.Q(outcome=Outcome.QUEUED),
+                name="subscriber_event_queued_idx",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.event_id} {self.type} ({self.outcome})"
-
-
-class BaselineRow(models.Model):
-    """One row per request to the benchmark's insert baseline (only when LMO_BENCH_VIEWS is on)."""
-
-    created_at = models.DateTimeField(auto_now_add=True)
-    note = models.CharField(max_length=40, blank=True)
-
-    def __str__(self) -> str:
-        return f"baseline row {self.pk}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import Case, IntegerField, Value, When
+from django.utils import timezone
 
 from core.salesforce_ids import ORG_PREFIX, try_normalize
 from features.choices import Direction
@@ -13,6 +14,7 @@ from licenses.choices import LicenseStatus
 from licenses.models import License
 from packages.models import SubscriberApiKey
 
+from .choices import Outcome
 from .models import SubscriberEvent
 
 _VALUE_COLUMNS = {
@@ -92,3 +94,22 @@ def subscriber_event_find(*, query: str) -> list[SubscriberEvent]:
     if org_id:
         rows = rows | SubscriberEvent.objects.filter(org_id=org_id)
     return list(rows.order_by("-received_at", "-id")[:200])
+
+
+# Counting stops here: a backlog this large already says enough, and stays cheap.
+BACKLOG_COUNT_CAP = 100_000
+
+
+def subscriber_inbox_backlog() -> dict[str, Any]:
+    """The queued events waiting for a worker (counted up to a cap) and the oldest's age."""
+    queued = SubscriberEvent.objects.filter(outcome=Outcome.QUEUED)
+    oldest = queued.order_by("id").values_list("received_at", flat=True).first()
+    age = (timezone.now() - oldest).total_seconds() if oldest else None
+    return {
+        "queued": queued[:BACKLOG_COUNT_CAP].count(),
+        "oldest_queued_at": oldest.isoformat() if oldest else None,
+        "oldest_queued_age_seconds": round(age, 1) if age is not None else None,
+        "failed": SubscriberEvent.objects.filter(outcome=Outcome.FAILED)[
+            :BACKLOG_COUNT_CAP
+        ].count(),
+    }

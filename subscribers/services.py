@@ -1,26 +1,33 @@
-"""Subscriber events: install, upgrade, uninstall and usage, applied once and in time order.
+"""Subscriber events: accepted at once into the inbox, then applied by workers in time order.
 
-Every accepted event is written to the inbox (`SubscriberEvent`, unique on the webhook id)
-in the same transaction as the change it makes, so a redelivery, even one that arrives at
-the same moment on another worker, finds the first copy and changes nothing.
+The webhook only stores a verified event (`subscriber_event_accept`, one INSERT, unique on
+the webhook id) and answers `queued`. Workers (`subscriber_events_drain`) take queued events
+in batches, one (package, org) at a time in event-time order, and apply each through the
+License methods in its own savepoint: an event that raises is marked `failed` with the
+reason and the rest of the batch goes on. This module is the one write path for events.
 """
 
 from __future__ import annotations
 
 import logging
+import time
+import zlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
 from django.db.models import Case, IntegerField, Value, When
 from django.db.models.functions import Lower
 from django.utils import timezone
 
 from features.choices import Direction
 from features.models import FeatureParameter
-from features.services import feature_value_set
+from features.services import feature_value_set, feature_values_create_for_license
 from features.values import coerce_feature_value
 from leads.models import Account, Lead
 from licenses.choices import Actor, LicenseStatus
@@ -28,25 +35,242 @@ from licenses.models import License
 from licenses.services import OrgDetails, license_create
 from packages.models import Package, PackageVersion
 
-from .choices import EventType, Outcome
-from .first_install import first_install_apply, installer_lead
+from .choices import REPLAYABLE, EventType, Outcome
+from .events import EventInvalid, IncomingEvent, parse_event
 from .models import SubscriberEvent
-from .org_lock import lock_org
-from .serializers import EventInvalid, IncomingEvent, parse_event
 
 logger = logging.getLogger(__name__)
 
+# Set while a drain task is on its way; requests seeing it need not send another.
+DRAIN_PENDING_KEY = "subscribers:drain-pending"
+# Errors that say "try again later", never "this event is wrong".
+TRANSIENT_ERRORS = (OperationalError, InterfaceError)
+
 
 @dataclass(frozen=True)
-class EventResult:
-    """The answer to one delivery, the same for every copy of the event."""
+class Acceptance:
+    """The webhook's answer for one delivery: queued when new, the stored status otherwise."""
 
     event_id: str
-    outcome: str
-    license_id: int | None
+    status: str
+    license_id: int | None = None
+    duplicate: bool = False
+    error: str = ""
 
     def as_dict(self) -> dict[str, Any]:
-        return {"event_id": self.event_id, "outcome": self.outcome, "license_id": self.license_id}
+        if not self.duplicate:
+            return {"event_id": self.event_id, "status": self.status}
+        answer: dict[str, Any] = {
+            "event_id": self.event_id,
+            "status": self.status,
+            "license_id": self.license_id,
+            "duplicate": True,
+        }
+        if self.status == Outcome.FAILED:
+            answer["error"] = self.error
+        return answer
+
+
+def subscriber_event_accept(*, event: IncomingEvent) -> Acceptance:
+    """Store a verified event in the inbox as `queued` and have a worker apply it soon.
+
+    A webhook id already in the inbox (a redelivery, even one racing the first copy) writes
+    nothing and answers that event's current status.
+    """
+    row = SubscriberEvent(
+        event_id=event.event_id,
+        type=event.type,
+        occurred_at=event.occurred_at,
+        package_id=event.package_id,
+        org_id=event.org.org_id,
+        payload=event.payload,
+        outcome=Outcome.QUEUED,
+    )
+    try:
+        if connection.in_atomic_block:
+            with transaction.atomic():
+                row.save(force_insert=True)
+        else:
+            # One statement: in autocommit it is its own transaction, committed when it
+            # returns, without the two round trips of BEGIN and COMMIT around it.
+            row.save(force_insert=True)
+        transaction.on_commit(subscriber_events_drain_soon)
+    except IntegrityError:
+        first = subscriber_event_status(event_id=event.event_id)
+        if first is None:
+            raise
+        return first
+    return Acceptance(event.event_id, Outcome.QUEUED)
+
+
+def subscriber_event_status(*, event_id: str) -> Acceptance | None:
+    """The stored status of a webhook id, as a duplicate's answer; None if it is unknown."""
+    row = (
+        SubscriberEvent.objects.filter(event_id=event_id)
+        .values("outcome", "license_id", "error")
+        .first()
+    )
+    if row is None:
+        return None
+    return Acceptance(event_id, row["outcome"], row["license_id"], True, row["error"])
+
+
+def subscriber_events_drain_soon() -> None:
+    """Ask a worker to drain the queue, unless a drain is already on its way.
+
+    Beat's periodic drain is the safety net: a publish that fails (broker away) loses
+    nothing, the events wait in the inbox.
+    """
+    from .tasks import drain_subscriber_events
+
+    timeout = settings.LMO_SUBSCRIBER_DRAIN_INTERVAL_SECONDS
+    if not cache.add(DRAIN_PENDING_KEY, 1, timeout=timeout):
+        return
+    try:
+        drain_subscriber_events.apply_async(retry=False)
+    except Exception:
+        if settings.CELERY_TASK_ALWAYS_EAGER:
+            raise
+        logger.warning("Could not publish a drain; beat's periodic drain will apply the queue.")
+
+
+@dataclass
+class DrainResult:
+    """What one drain did, by outcome."""
+
+    batches: int = 0
+    applied: int = 0
+    ignored: int = 0
+    unrouted: int = 0
+    failed: int = 0
+
+    @property
+    def processed(self) -> int:
+        return self.applied + self.ignored + self.unrouted + self.failed
+
+    def add(self, outcome: str) -> None:
+        setattr(self, outcome, getattr(self, outcome) + 1)
+
+
+def subscriber_events_drain(
+    *, batch_size: int | None = None, max_seconds: float | None = None
+) -> DrainResult:
+    """Apply queued events until none is left that this worker may take (or time is up).
+
+    Safe to run in several workers at once: each (package, org) is applied by one worker
+    at a time, its events in event-time order, each exactly once.
+    """
+    if batch_size is None:
+        batch_size = settings.LMO_SUBSCRIBER_DRAIN_BATCH
+    result = DrainResult()
+    deadline = None if max_seconds is None else time.monotonic() + max_seconds
+    while deadline is None or time.monotonic() < deadline:
+        if not _drain_batch(batch_size, result):
+            return result
+        result.batches += 1
+    # Time is up with work left: hand the rest to the next task rather than hold a worker.
+    subscriber_events_drain_soon()
+    return result
+
+
+def _group_key(package_id: str, org_id: str) -> tuple[int, int]:
+    """The two signed 32-bit keys of a (package, org)'s advisory lock."""
+    return zlib.crc32(package_id.encode()) - 2**31, zlib.crc32(org_id.encode()) - 2**31
+
+
+def _lock_groups(groups: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The (package, org) groups this transaction could lock; others are being applied."""
+    if connection.vendor != "postgresql":
+        # SQLite runs one writing transaction at a time (transaction_mode IMMEDIATE), so the
+        # transaction around the batch already excludes every other worker.
+        return groups
+    keys = [_group_key(*group) for group in groups]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_try_advisory_xact_lock(k.a, k.b) "
+            "FROM unnest(%s::int[], %s::int[]) WITH ORDINALITY AS k(a, b, n) ORDER BY k.n",
+            [[a for a, _ in keys], [b for _, b in keys]],
+        )
+        locked = [row[0] for row in cursor.fetchall()]
+    return [group for group, ok in zip(groups, locked, strict=True) if ok]
+
+
+def _claim_groups(queued, batch_size: int) -> list[tuple[str, str]]:
+    """Up to `batch_size` (package, org) groups with queued events, locked for this
+    transaction, oldest first; groups another worker holds are passed over."""
+    claimed: list[tuple[str, str]] = []
+    seen: set[tuple[str, str]] = set()
+    after_id = 0
+    while len(claimed) < batch_size:
+        page = list(
+            queued.filter(id__gt=after_id)
+            .order_by("id")
+            .values_list("id", "package_id", "org_id")[: batch_size * 4]
+        )
+        if not page:
+            break
+        after_id = page[-1][0]
+        fresh = [g for g in dict.fromkeys((p, o) for _, p, o in page) if g not in seen]
+        seen.update(fresh)
+        # Try only as many as still wanted: a lock taken is held until the commit.
+        while fresh and len(claimed) < batch_size:
+            want = batch_size - len(claimed)
+            claimed += _lock_groups(fresh[:want])
+            fresh = fresh[want:]
+    return claimed
+
+
+def _drain_batch(batch_size: int, result: DrainResult) -> bool:
+    """Apply one batch; False when there was nothing this worker could take."""
+    with transaction.atomic():
+        queued = SubscriberEvent.objects.filter(outcome=Outcome.QUEUED)
+        groups = _claim_groups(queued, batch_size)
+        if not groups:
+            return False
+        by_package: dict[str, list[str]] = {}
+        for package_id, org_id in groups:
+            by_package.setdefault(package_id, []).append(org_id)
+        rows: list[SubscriberEvent] = []
+        for package_id, org_ids in by_package.items():
+            # Only the holder of a group's lock ever locks its queued rows, so SKIP LOCKED
+            # skips nothing here; it keeps a worker from ever waiting on another.
+            rows += (
+                queued.filter(package_id=package_id, org_id__in=org_ids)
+                .select_for_update(skip_locked=True)
+                .order_by("org_id", "occurred_at", "id")
+            )
+        if not rows:
+            return False
+        packages = {p.package_id: p for p in Package.objects.filter(package_id__in=by_package)}
+        now = timezone.now()
+        for row in rows:
+            _apply_row(row, packages.get(row.package_id))
+            row.processed_at = now
+            result.add(row.outcome)
+        SubscriberEvent.objects.bulk_update(
+            rows, ["outcome", "license", "error", "processed_at"], batch_size=500
+        )
+    return True
+
+
+def _apply_row(row: SubscriberEvent, package: Package | None) -> None:
+    """Apply one inbox row in its own savepoint and record the outcome on the row."""
+    try:
+        with transaction.atomic():
+            event = parse_event(row.event_id, row.payload)
+            applied = _route_and_apply(event, package)
+    except TRANSIENT_ERRORS:
+        raise
+    except EventInvalid as exc:
+        row.outcome, row.license, row.error = Outcome.FAILED, None, exc.message
+    except Exception as exc:
+        logger.warning("Subscriber event %s failed: %r", row.event_id, exc, exc_info=True)
+        message = getattr(exc, "message", None) or "; ".join(
+            getattr(exc, "messages", None) or [str(exc)]
+        )
+        row.outcome, row.license, row.error = Outcome.FAILED, None, str(message)[:2000]
+    else:
+        row.outcome, row.license, row.error = applied.outcome, applied.license, applied.note
 
 
 @dataclass(frozen=True)
@@ -56,61 +280,7 @@ class _Applied:
     note: str = ""
 
 
-def subscriber_event_receive(*, event: IncomingEvent) -> EventResult:
-    """Apply one verified event and store it in the inbox, exactly once per webhook id.
-
-    The inbox row is written last, in the same transaction as the change: a concurrent copy
-    of the same id waits on its unique index until we commit, then fails, rolls back
-    whatever it did and reads our answer.
-
-    Raises EventInvalid (nothing written) when the event does not fit the package, e.g. an
-    LMO-to-subscriber parameter in a usage report.
-    """
-    try:
-        license_id = first_install_apply(event)
-        if license_id is not None:
-            return EventResult(event.event_id, Outcome.APPLIED, license_id)
-        # A redelivery gets the first answer even if applying it again would now be refused
-        # (a parameter it reported has since been removed, say).
-        duplicate = _first_answer(event)
-        if duplicate is not None:
-            return duplicate
-        with transaction.atomic():
-            applied = _route_and_apply(event)
-            _inbox_create(event, applied)
-    except IntegrityError:
-        duplicate = _first_answer(event)
-        if duplicate is None:
-            raise
-        return duplicate
-    license_id = applied.license.pk if applied.license else None
-    return EventResult(event.event_id, applied.outcome, license_id)
-
-
-def _first_answer(event: IncomingEvent) -> EventResult | None:
-    """The answer to a webhook id already in the inbox, as a duplicate; None if it is new."""
-    first = SubscriberEvent.objects.filter(event_id=event.event_id).values("license_id").first()
-    if first is None:
-        return None
-    return EventResult(event.event_id, Outcome.DUPLICATE, first["license_id"])
-
-
-def _inbox_create(event: IncomingEvent, applied: _Applied) -> SubscriberEvent:
-    return SubscriberEvent.objects.create(
-        event_id=event.event_id,
-        type=event.type,
-        occurred_at=event.occurred_at,
-        package_id=event.package_id,
-        org_id=event.org.org_id,
-        payload=event.payload,
-        outcome=applied.outcome,
-        license=applied.license,
-        error=applied.note,
-    )
-
-
-def _route_and_apply(event: IncomingEvent) -> _Applied:
-    package = Package.objects.filter(package_id=event.package_id).first()
+def _route_and_apply(event: IncomingEvent, package: Package | None) -> _Applied:
     if package is None:
         return _Applied(Outcome.UNROUTED, None, "No package with this id in this LMO.")
     if not package.license_manager_linked:
@@ -124,7 +294,6 @@ def _apply(event: IncomingEvent, package: Package) -> _Applied:
     """Apply a routed event to the org's license under a per-(package, org) lock."""
     usage_values = _usage_values(event, package) if event.type == EventType.USAGE_REPORTED else {}
     version = _register_version(event, package) if event.version_id else None
-    lock_org(package, event.org.org_id)
     current = _current_license(package, event.org.org_id)
     at = event.occurred_at
 
@@ -298,10 +467,9 @@ def _create(
         previous_license=previous,
         by=Actor.SUBSCRIBER,
         source_event_id=event.event_id,
-        # _apply holds the per-(package, org) lock, and the database enforces the rest.
-        check_constraints=False,
         last_event_at=event.occurred_at,
     )
+    feature_values_create_for_license(license=license)
     return license
 
 
@@ -338,39 +506,91 @@ def _account_or_lead(event: IncomingEvent, package: Package) -> tuple[Account | 
         )
         if existing is not None:
             return None, existing
-    lead = installer_lead(event, package)
+    lead = _installer_lead(event, package)
     if lead is not None:
         lead.save()
     return None, lead
 
 
+def _installer_lead(event: IncomingEvent, package: Package) -> Lead | None:
+    """The unsaved Lead for an install's installer; None when the event names nobody."""
+    installer = event.installer or {}
+    if not any(installer.get(k) for k in ("first_name", "last_name", "email", "company")):
+        return None
+    return Lead(
+        first_name=installer.get("first_name", ""),
+        last_name=installer.get("last_name", ""),
+        email=installer.get("email", ""),
+        phone=installer.get("phone", ""),
+        company=installer.get("company", "") or event.org.name,
+        org_id=event.org.org_id,
+        package=package,
+        owner_id=package.lead_manager_id,
+    )
+
+
 @dataclass(frozen=True)
 class ReplayResult:
-    """How a replay of a package's unrouted events went."""
+    """How a replay went: the events put back in the queue and where they ended."""
 
-    package_id: str
+    package_id: str = ""
     replayed: int = 0
     applied: int = 0
     ignored: int = 0
     still_unrouted: int = 0
     failed: int = 0
+    queued: int = 0
     message: str = ""
 
     def __str__(self) -> str:
         if self.message:
             return self.message
-        return (
-            f"Replayed {self.replayed} unrouted event(s) for {self.package_id}: "
-            f"{self.applied} applied, {self.ignored} ignored (stale), {self.failed} rejected, "
-            f"{self.still_unrouted} still unrouted."
+        what = f" for {self.package_id}" if self.package_id else ""
+        text = (
+            f"Replayed {self.replayed} event(s){what}: {self.applied} applied, "
+            f"{self.ignored} ignored (stale), {self.failed} failed, "
+            f"{self.still_unrouted} unrouted."
         )
+        if self.queued:
+            text += f" {self.queued} still queued (a worker is applying them)."
+        return text
+
+
+def subscriber_events_requeue(*, event_pks: Iterable[int]) -> list[int]:
+    """Put failed or unrouted events back in the queue; returns the pks requeued."""
+    with transaction.atomic():
+        rows = SubscriberEvent.objects.filter(pk__in=list(event_pks), outcome__in=REPLAYABLE)
+        pks = list(rows.select_for_update().values_list("pk", flat=True))
+        SubscriberEvent.objects.filter(pk__in=pks).update(
+            outcome=Outcome.QUEUED, error="", license=None, replayed_at=timezone.now()
+        )
+    return pks
+
+
+def subscriber_events_replay_pks(*, event_pks: Iterable[int], package_id: str = "") -> ReplayResult:
+    """Requeue these failed or unrouted events and apply them now, through the drain."""
+    pks = subscriber_events_requeue(event_pks=event_pks)
+    if pks:
+        subscriber_events_drain()
+    counts = dict.fromkeys(Outcome.values, 0)
+    for outcome in SubscriberEvent.objects.filter(pk__in=pks).values_list("outcome", flat=True):
+        counts[outcome] += 1
+    return ReplayResult(
+        package_id,
+        replayed=len(pks),
+        applied=counts[Outcome.APPLIED],
+        ignored=counts[Outcome.IGNORED],
+        still_unrouted=counts[Outcome.UNROUTED],
+        failed=counts[Outcome.FAILED],
+        queued=counts[Outcome.QUEUED],
+    )
 
 
 def subscriber_events_replay(*, package: Package) -> ReplayResult:
     """Apply a package's unrouted events, oldest first, now that it is linked to this LMO."""
     pending = SubscriberEvent.objects.filter(
         outcome=Outcome.UNROUTED, package_id=package.package_id
-    ).order_by("occurred_at", "id")
+    )
     if not package.license_manager_linked:
         count = pending.count()
         return ReplayResult(
@@ -379,37 +599,6 @@ def subscriber_events_replay(*, package: Package) -> ReplayResult:
             message=f"{package.namespace} is not linked to this LMO yet: link it first; "
             f"{count} event(s) stay unrouted.",
         )
-    counts = {Outcome.APPLIED: 0, Outcome.IGNORED: 0, Outcome.UNROUTED: 0, "failed": 0}
-    for pk in list(pending.values_list("pk", flat=True)):
-        counts[_replay_one(pk)] += 1
-    return ReplayResult(
-        package.package_id,
-        replayed=sum(counts.values()),
-        applied=counts[Outcome.APPLIED],
-        ignored=counts[Outcome.IGNORED],
-        still_unrouted=counts[Outcome.UNROUTED],
-        failed=counts["failed"],
+    return subscriber_events_replay_pks(
+        event_pks=pending.values_list("pk", flat=True), package_id=package.package_id
     )
-
-
-def _replay_one(pk: int) -> str:
-    try:
-        with transaction.atomic():
-            inbox = SubscriberEvent.objects.select_for_update().get(pk=pk)
-            if inbox.outcome != Outcome.UNROUTED:
-                return inbox.outcome
-            event = parse_event(inbox.event_id, inbox.payload)
-            applied = _route_and_apply(event)
-            inbox.outcome = applied.outcome
-            inbox.license = applied.license
-            inbox.error = applied.note
-            inbox.replayed_at = timezone.now()
-            inbox.save(update_fields=["outcome", "license", "error", "replayed_at"])
-            return applied.outcome
-    except EventInvalid as exc:
-        message = "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.fields.items())
-        logger.warning("Replay of subscriber event %s refused: %s", pk, message)
-        SubscriberEvent.objects.filter(pk=pk).update(
-            error=f"Replay refused: {message}", replayed_at=timezone.now()
-        )
-        return "failed"

@@ -104,9 +104,14 @@ def plan_deliveries(
     duplicate_rate: float = 0.03,
     late_rate: float = 0.03,
     usage_interval_days: tuple[float, float] = (20, 40),
+    event_prefix: str | None = None,
 ) -> list[Delivery]:
-    """Every event of `orgs` subscriber orgs over `months`, in delivery order, with faults."""
+    """Every event of `orgs` subscriber orgs over `months`, in delivery order, with faults.
+
+    Event ids are `event_prefix` (default `msg_sim<seed>_`) and a counter.
+    """
     rng = random.Random(seed)
+    prefix = f"msg_sim{seed}_" if event_prefix is None else event_prefix
     end = now - dt.timedelta(minutes=1)
     start = end - dt.timedelta(days=30 * months)
     schedules = {p.package_id: _release_schedule(p, start, end, rng) for p in packages}
@@ -121,7 +126,7 @@ def plan_deliveries(
         events.append(
             Delivery(
                 deliver_at=at,
-                event_id=f"msg_sim{seed}_{counter:07d}",
+                event_id=f"{prefix}{counter:07d}",
                 org_id=org_id,
                 package_id=package.package_id,
                 body=body,

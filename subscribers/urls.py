@@ -5,7 +5,7 @@ Each route also matches without its trailing slash, so a POST is never redirecte
 
 from django.urls import re_path
 
-from . import bench_views, views
+from . import views
 
 app_name = "subscribers"
 
@@ -20,6 +20,4 @@ urlpatterns = [
         views.LicenseCheckView.as_view(),
         name="license-check",
     ),
-    re_path(r"^bench/baseline/insert/?$", bench_views.baseline_insert, name="bench-insert"),
-    re_path(r"^bench/baseline/constant/?$", bench_views.baseline_constant, name="bench-constant"),
 ]

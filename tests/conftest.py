@@ -1,7 +1,6 @@
 import pytest
 from django.db import connection
 
-from packages.catalog import catalog_clear
 from tests.factories import PackageFactory, PackageVersionFactory, UserFactory
 
 
@@ -13,14 +12,6 @@ def pytest_collection_modifyitems(config, items):
         for item in items:
             if "postgres" in item.keywords:
                 item.add_marker(skip)
-
-
-@pytest.fixture(autouse=True)
-def _fresh_catalog():
-    """Each test's packages are new rows: forget what earlier tests' events looked up."""
-    catalog_clear()
-    yield
-    catalog_clear()
 
 
 @pytest.fixture

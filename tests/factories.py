@@ -14,6 +14,7 @@ from django.utils import timezone
 from core.salesforce_ids import normalize_salesforce_id
 from features.choices import DataType, Direction
 from features.models import FeatureParameter
+from features.services import feature_values_create_for_license
 from leads.models import Account, Lead
 from licenses.choices import LicenseStatus
 from licenses.models import License
@@ -153,6 +154,7 @@ def make_license(
         account=account,
         lead=lead,
     )
+    feature_values_create_for_license(license=license)
     fields = dict(overrides)
     if status != license.status:
         fields["status"] = status

@@ -178,14 +178,17 @@ def test_ops__uninstalled_license__opens_read_only_with_the_reason(console_data,
     assert page.locator("#license-actions").count() == 0
     assert page.locator("#save-features").count() == 0
 
-    # Acting on it from the list is refused with the domain's message
+    # Acting on it from the list is refused with the domain's message, on the form it kept
     page.goto("/admin/licenses/license/?status__exact=uninstalled")
     page.locator("#result_list tbody input.action-select").first.check()
     page.select_option("select[name=action]", "action_set_seats")
     page.click("button[name=index]")
     page.fill("#id_seats", "50")
     page.click("input[name=apply]")
-    expect(page.locator(".messagelist")).to_contain_text(f"{gone.name} refused")
+    expect(page.locator("#license-action-form .errorlist")).to_contain_text(
+        f"{gone.name} is uninstalled"
+    )
+    expect(page.locator("#id_seats")).to_have_value("50")
     gone.refresh_from_db()
     assert gone.seats != 50
 

@@ -9,8 +9,9 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from features.models import FeatureParameterValue
-from jobs.services import licenses_expire_due
+from features.services import feature_values_create_for_license
 from licenses.services import OrgDetails, license_create
+from licenses.sweeps import licenses_expire_due
 from tests.factories import (
     FeatureParameterFactory,
     PackageFactory,
@@ -54,14 +55,14 @@ def recent_licenses():
     for days_ago in (58, 45, 33, 20, 12, 9, 4, 2):
         when = now - dt.timedelta(days=days_ago)
         with time_machine.travel(when, tick=False):
-            made.append(
-                license_create(
-                    package=package,
-                    version=old if days_ago > 30 else new,
-                    org=OrgDetails(org_id=org_id(), name=f"Org {days_ago}"),
-                    installed_at=when,
-                )
+            license = license_create(
+                package=package,
+                version=old if days_ago > 30 else new,
+                org=OrgDetails(org_id=org_id(), name=f"Org {days_ago}"),
+                installed_at=when,
             )
+            feature_values_create_for_license(license=license)
+            made.append(license)
     with time_machine.travel(now - dt.timedelta(days=40), tick=False):
         made[0].activate(by=ops, seats=20)
         made[0].report_usage(25)

@@ -3,7 +3,7 @@
 import pytest
 from django.db import connection
 
-from licenses.admin_paginator import EstimatedCountPaginator
+from core.paginator import EstimatedCountPaginator
 from licenses.models import License
 from tests.factories import make_license
 

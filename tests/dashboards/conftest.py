@@ -13,8 +13,9 @@ import time_machine
 
 from features.choices import DataType, Direction
 from features.models import FeatureParameterValue
-from jobs.services import licenses_expire_due
+from features.services import feature_values_create_for_license
 from licenses.services import OrgDetails, license_create
+from licenses.sweeps import licenses_expire_due
 from tests.factories import (
     FeatureParameterFactory,
     PackageFactory,
@@ -64,6 +65,8 @@ def population(db):
                 installed_at=when,
                 previous_license=previous,
             )
+            # As the install workflow does.
+            feature_values_create_for_license(license=licenses[name])
         return licenses[name]
 
     def on(when, action):

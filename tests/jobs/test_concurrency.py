@@ -6,9 +6,9 @@ import pytest
 
 from jobs.models import OutboxMessage
 from jobs.outbox import outbox_process
-from jobs.services import licenses_expire_due, licenses_notify_expiring_soon
 from licenses.choices import EventKind, LicenseStatus
 from licenses.models import License, LicenseEvent
+from licenses.sweeps import licenses_expire_due, licenses_notify_expiring_soon
 from tests.concurrency import race
 from tests.factories import PackageFactory, make_license
 

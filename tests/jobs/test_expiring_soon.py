@@ -5,11 +5,12 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
-from jobs.choices import OutboxTopic, SweepJob
+from jobs.choices import SweepJob
 from jobs.models import OutboxMessage, SweepRun
-from jobs.services import licenses_notify_expiring_soon
-from jobs.tasks import notify_expiring_soon
 from licenses.choices import EventKind
+from licenses.notifications import NOTIFY_TASK
+from licenses.sweeps import licenses_notify_expiring_soon
+from licenses.tasks import notify_expiring_soon
 from tests.factories import make_license
 from tests.jobs.conftest import NOW
 
@@ -43,7 +44,7 @@ def test_expiring_soon__trial_ending_in_3_days__one_event_and_marked(pkg):
     license.refresh_from_db()
     assert license.expiring_soon_notified_at == NOW
     # And people will be told through the outbox
-    told = OutboxMessage.objects.filter(topic=OutboxTopic.LICENSE_EVENT)
+    told = OutboxMessage.objects.filter(topic=NOTIFY_TASK)
     assert any(event.pk in m.payload.get("event_ids", []) for m in told)
 
 

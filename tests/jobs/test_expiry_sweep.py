@@ -15,10 +15,10 @@ from dashboards.models import ROLLUP_MODELS
 from jobs.choices import OutboxStatus, SweepJob
 from jobs.models import OutboxMessage, SweepRun
 from jobs.outbox import outbox_process
-from jobs.services import expiry_source_statuses, licenses_expire_due
 from licenses.cache import license_check_cache_key
 from licenses.choices import EventKind, LicenseStatus
 from licenses.models import License, LicenseEvent
+from licenses.sweeps import expiry_source_statuses, licenses_expire_due
 from tests.factories import make_license
 from tests.jobs.conftest import NOW
 

@@ -9,7 +9,7 @@ from django.db import OperationalError
 from django.utils import timezone
 
 from jobs import health
-from jobs.services import licenses_expire_due
+from licenses.sweeps import licenses_expire_due
 from lmo.celery import app
 from tests.factories import make_license
 

@@ -11,12 +11,13 @@ from django.utils import timezone
 from kombu.exceptions import OperationalError
 
 from jobs import outbox
-from jobs.choices import OutboxStatus, OutboxTopic
+from jobs.choices import OutboxStatus
 from jobs.models import OutboxMessage
 from jobs.outbox import MAX_ATTEMPTS, outbox_relay, outbox_relay_pending
 from jobs.tasks import process_outbox_messages, relay_pending_outbox
 from licenses.choices import EventKind, LicenseStatus
 from licenses.models import License
+from licenses.notifications import NOTIFY_TASK
 from licenses.services import OrgDetails, license_create
 from lmo.celery import app
 from tests.factories import PackageVersionFactory, make_license, org_id
@@ -65,7 +66,7 @@ def test_suspend__committed__one_email_to_lead_manager_and_account_owner(
     # Then the outbox message is done and one email went to both people concerned
     message = _message_for(license)
     assert (message.topic, message.status, message.relays) == (
-        OutboxTopic.LICENSE_EVENT,
+        NOTIFY_TASK,
         OutboxStatus.DONE,
         1,
     )
@@ -265,7 +266,7 @@ def test_consumer__chunk_with_one_bad_message__others_done(license, mailoutbox):
     # Given a good message and one whose event does not exist
     good = _message_for(license, EventKind.INSTALLED)
     bad = OutboxMessage.objects.create(
-        topic=OutboxTopic.LICENSE_EVENT,
+        topic=NOTIFY_TASK,
         payload={"event_id": 0, "license_id": license.pk, "kind": "installed"},
         created_at=timezone.now(),
     )
@@ -322,8 +323,8 @@ def test_webhook_install__broker_unreachable__200_license_written_notified_once_
             client, install_body(package_id=pkg.package_id, org_id=org, at=timezone.now())
         )
 
-    # Then the webhook still answers 200, the license is written, its notification waits
-    assert response.status_code == 200
+    # Then the webhook still answers 202, the license is written, its notification waits
+    assert response.status_code == 202
     license = License.objects.get(org_id=org, package=pkg)
     message = _message_for(license, EventKind.INSTALLED)
     assert message.status == OutboxStatus.PENDING

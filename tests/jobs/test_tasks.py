@@ -6,10 +6,11 @@ from django.test import override_settings
 
 from jobs import tasks
 from jobs.checks import check_visibility_timeout
+from licenses import tasks as license_tasks
 
 JOB_TASKS = [
-    tasks.expire_licenses,
-    tasks.notify_expiring_soon,
+    license_tasks.expire_licenses,
+    license_tasks.notify_expiring_soon,
     tasks.process_outbox_messages,
     tasks.relay_pending_outbox,
 ]
@@ -30,9 +31,10 @@ def test_beat_schedule__every_entry_names_a_registered_task(settings):
 
     names = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
     assert names == {
-        "jobs.expire_licenses",
-        "jobs.notify_expiring_soon",
+        "licenses.expire_licenses",
+        "licenses.notify_expiring_soon",
         "jobs.relay_pending_outbox",
+        "subscribers.drain_events",
     }
     assert names <= set(app.tasks)
 

@@ -65,3 +65,22 @@ def test_lead_merge__without_duplicates__is_refused(db, ops_user):
     lead = LeadFactory()
     with pytest.raises(LeadMergeError):
         lead_merge(primary=lead, duplicates=[lead], by=ops_user)
+
+
+def test_lead_merge__writes_a_lead_changed_row_per_license_moved(db, ops_user):
+    # Given a duplicate lead with two licenses (one uninstalled) and a license of another lead
+    primary = LeadFactory()
+    duplicate = LeadFactory(email=primary.email)
+    moved = [make_license(lead=duplicate), make_license(lead=duplicate, status="uninstalled")]
+    untouched = make_license(lead=LeadFactory())
+
+    # When the duplicate is merged into the primary
+    lead_merge(primary=primary, duplicates=[duplicate], by=ops_user)
+
+    # Then each moved license has one lead_changed row saying who, from and to; the other none
+    for license in moved:
+        [row] = license.events.filter(kind=EventKind.LEAD_CHANGED)
+        assert row.actor_user == ops_user
+        assert (row.before, row.after) == ({"lead": str(duplicate)}, {"lead": str(primary)})
+        assert f"Lead {duplicate.pk} merged" == row.reason
+    assert not untouched.events.filter(kind=EventKind.LEAD_CHANGED).exists()

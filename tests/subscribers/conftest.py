@@ -61,3 +61,13 @@ def pkg(lead_manager):
 def t0():
     """A moment a few days ago, so later events still lie in the past."""
     return timezone.now().replace(microsecond=0) - dt.timedelta(days=5)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_throttle_counts():
+    """Throttles count per process between syncs: each test starts from zero."""
+    from subscribers.throttling import FixedWindowRateThrottle
+
+    FixedWindowRateThrottle._local.clear()
+    yield
+    FixedWindowRateThrottle._local.clear()

@@ -108,8 +108,35 @@ def signed_headers(
     }
 
 
-def post_event(client, body: Any, *, event_id: str | None = None, **sign_kwargs):
+def post_event(
+    client, body: Any, *, event_id: str | None = None, remote_addr: str | None = None, **sign_kwargs
+):
     raw = body if isinstance(body, bytes) else json.dumps(body).encode()
     event_id = event_id or new_event_id()
     headers = signed_headers(raw, event_id=event_id, **sign_kwargs)
-    return client.post(WEBHOOK_URL, data=raw, content_type="application/json", headers=headers)
+    extra = {"REMOTE_ADDR": remote_addr} if remote_addr else {}
+    return client.post(
+        WEBHOOK_URL, data=raw, content_type="application/json", headers=headers, **extra
+    )
+
+
+def drain():
+    """Run the workers' drain in this process, as a worker would after the trigger."""
+    from subscribers.services import subscriber_events_drain
+
+    return subscriber_events_drain()
+
+
+def deliver(client, body: Any, *, event_id: str | None = None, **sign_kwargs) -> dict[str, Any]:
+    """The asynchronous contract end to end: 202 queued, a drain, then the redelivery's
+    answer (200, the event's status and license, duplicate: true)."""
+    event_id = event_id or new_event_id()
+    accepted = post_event(client, body, event_id=event_id, **sign_kwargs)
+    assert accepted.status_code == 202, accepted.json()
+    assert accepted.json() == {"event_id": event_id, "status": "queued"}
+    drain()
+    again = post_event(client, body, event_id=event_id, **sign_kwargs)
+    assert again.status_code == 200, again.json()
+    answer = again.json()
+    assert answer["duplicate"] is True
+    return answer

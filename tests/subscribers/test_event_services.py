@@ -15,16 +15,14 @@ from subscribers.models import SubscriberEvent
 from subscribers.services import subscriber_events_replay
 from tests.factories import AccountFactory, LeadFactory, PackageFactory, make_license
 
-from .helpers import install_body, post_event, uninstall_body, usage_body
+from .helpers import deliver, install_body, post_event, uninstall_body, usage_body
 
 ORG = "00D5g000004AbCd"
 H = dt.timedelta(hours=1)
 
 
 def _send(client, body, **kwargs) -> dict:
-    response = post_event(client, body, **kwargs)
-    assert response.status_code == 200, response.json()
-    return response.json()
+    return deliver(client, body, **kwargs)
 
 
 def _install(client, pkg, at, org=ORG, **kwargs) -> dict:
@@ -156,7 +154,7 @@ def test_upgrade__unseen_version__registered_and_license_moved(client, pkg, t0):
     assert (event.before, event.after) == ({"version": "1.0.0"}, {"version": "1.2.0"})
 
 
-def test_upgrade__version_of_another_package__400(client, pkg, t0):
+def test_upgrade__version_of_another_package__failed_with_reason(client, pkg, t0):
     other = PackageFactory()
     PackageVersion.objects.create(
         package=other, version_number="9.0.0", version_id="04t000000000555"
@@ -171,9 +169,10 @@ def test_upgrade__version_of_another_package__400(client, pkg, t0):
         version_id="04t000000000555",
         version_number="9.0.0",
     )
-    response = post_event(client, body)
+    result = _send(client, body)
 
-    assert response.status_code == 400
+    assert result["status"] == "failed"
+    assert "another package" in result["error"]
     assert License.objects.get().version.version_number == "1.0.0"
 
 
@@ -202,7 +201,7 @@ def test_usage__older_than_last_applied__ignored_and_unchanged(client, pkg, t0):
 
     result = _usage(client, pkg, t0 + H, used=3)
 
-    assert result["outcome"] == "ignored"
+    assert result["status"] == "ignored"
     assert License.objects.get().used_licenses == 9
     assert SubscriberEvent.objects.filter(outcome="ignored").count() == 1
 
@@ -213,7 +212,7 @@ def test_upgrade__older_than_last_upgrade__ignored(client, pkg, t0):
 
     result = _upgrade(client, pkg, t0 + H, "1.1.0", "04t000000000003")
 
-    assert result["outcome"] == "ignored"
+    assert result["status"] == "ignored"
     assert License.objects.get().version.version_number == "1.2.0"
 
 
@@ -223,13 +222,13 @@ def test_upgrade__before_install__creates_license_as_install_would(client, pkg, 
 
     # Then the license exists, on the new version, with its lead
     license = License.objects.get()
-    assert upgraded["outcome"] == "applied"
+    assert upgraded["status"] == "applied"
     assert (license.status, license.version.version_number) == ("trial", "1.1.0")
     assert license.lead is not None
 
     # And the late install changes nothing
     install = _install(client, pkg, t0)
-    assert install == {**install, "outcome": "ignored", "license_id": license.pk}
+    assert install == {**install, "status": "ignored", "license_id": license.pk}
     assert License.objects.count() == 1
     assert License.objects.get().version.version_number == "1.1.0"
 
@@ -238,9 +237,9 @@ def test_usage__before_install__creates_license(client, pkg, t0):
     result = _usage(client, pkg, t0 + H, used=4)
 
     license = License.objects.get()
-    assert result == {**result, "outcome": "applied", "license_id": license.pk}
+    assert result == {**result, "status": "applied", "license_id": license.pk}
     assert (license.status, license.used_licenses) == ("trial", 4)
-    assert _install(client, pkg, t0)["outcome"] == "ignored"
+    assert _install(client, pkg, t0)["status"] == "ignored"
     assert License.objects.count() == 1
 
 
@@ -251,7 +250,7 @@ def test_install__arriving_after_its_uninstall__does_not_resurrect(client, pkg, 
     # A second copy of the install (another id, same moment) comes in late
     result = _install(client, pkg, t0)
 
-    assert result["outcome"] == "ignored"
+    assert result["status"] == "ignored"
     assert License.objects.count() == 1
     assert License.objects.get().status == "uninstalled"
 
@@ -261,8 +260,8 @@ def test_uninstall__before_install__license_kept_frozen_and_install_ignored(clie
     installed = _install(client, pkg, t0)
 
     license = License.objects.get()
-    assert uninstalled["outcome"] == "applied"
-    assert installed == {**installed, "outcome": "ignored", "license_id": license.pk}
+    assert uninstalled["status"] == "applied"
+    assert installed == {**installed, "status": "ignored", "license_id": license.pk}
     assert license.status == "uninstalled"
 
 
@@ -270,7 +269,7 @@ def test_uninstall__twice__second_ignored(client, pkg, t0):
     _install(client, pkg, t0)
     _uninstall(client, pkg, t0 + H)
 
-    assert _uninstall(client, pkg, t0 + 2 * H)["outcome"] == "ignored"
+    assert _uninstall(client, pkg, t0 + 2 * H)["status"] == "ignored"
 
 
 def test_uninstall__stale_after_reinstall__ignored(client, pkg, t0):
@@ -280,7 +279,7 @@ def test_uninstall__stale_after_reinstall__ignored(client, pkg, t0):
 
     result = _uninstall(client, pkg, t0 + 2 * H)
 
-    assert result["outcome"] == "ignored"
+    assert result["status"] == "ignored"
     assert License.objects.live().count() == 1
 
 
@@ -354,7 +353,7 @@ def unlinked(lead_manager):
 def test_event__unlinked_package__unrouted_nothing_created(client, unlinked, t0):
     result = _install(client, unlinked, t0)
 
-    assert result == {**result, "outcome": "unrouted", "license_id": None}
+    assert result == {**result, "status": "unrouted", "license_id": None}
     assert not License.objects.exists() and not Lead.objects.exists()
     assert SubscriberEvent.objects.get().error
 
@@ -392,7 +391,7 @@ def test_replay__not_linked__nothing_applied(client, unlinked, t0):
     assert not License.objects.exists()
 
 
-def test_replay__event_no_longer_valid__reported_and_left_unrouted(client, unlinked, t0):
+def test_replay__event_no_longer_valid__failed_with_reason(client, unlinked, t0):
     _usage(client, unlinked, t0, parameters={"Unknown_Param": 1})
     unlinked.link_license_manager()
 
@@ -400,7 +399,7 @@ def test_replay__event_no_longer_valid__reported_and_left_unrouted(client, unlin
 
     assert (result.failed, result.applied) == (1, 0)
     row = SubscriberEvent.objects.get()
-    assert row.outcome == "unrouted" and "Unknown_Param" in row.error
+    assert row.outcome == "failed" and "Unknown_Param" in row.error
 
 
 def test_replay_unrouted_command__prints_counts(client, unlinked, t0):
@@ -448,9 +447,15 @@ def test_unrouted__redelivered__duplicate_without_license(client, unlinked, t0):
     body = install_body(package_id=unlinked.package_id, org_id=ORG, at=t0)
     _send(client, body, event_id="msg_unrouted")
 
-    again = _send(client, body, event_id="msg_unrouted")
+    again = post_event(client, body, event_id="msg_unrouted")
 
-    assert again == {"event_id": "msg_unrouted", "outcome": "duplicate", "license_id": None}
+    assert again.status_code == 200
+    assert again.json() == {
+        "event_id": "msg_unrouted",
+        "status": "unrouted",
+        "license_id": None,
+        "duplicate": True,
+    }
     assert SubscriberEvent.objects.count() == 1
 
 

@@ -13,7 +13,7 @@ from licenses.models import License
 from packages.models import PackageVersion, SubscriberApiKey
 from tests.factories import PackageFactory, make_license
 
-from .helpers import CHECK_URL, install_body, post_event
+from .helpers import CHECK_URL, deliver, install_body, post_event
 
 ORG = "00D5g000004AbCd"
 
@@ -27,7 +27,7 @@ def api_key(pkg):
 @pytest.fixture
 def license(client, pkg):
     now = timezone.now() - dt.timedelta(minutes=5)
-    post_event(client, install_body(package_id=pkg.package_id, org_id=ORG, at=now))
+    deliver(client, install_body(package_id=pkg.package_id, org_id=ORG, at=now))
     return License.objects.get()
 
 
@@ -180,7 +180,7 @@ def test_check__404__not_cached_so_an_install_is_seen_at_once(
         assert _check(client, api_key, pkg=pkg).status_code == 404
 
     # No on-commit callbacks run here: the answer must not depend on an invalidation.
-    post_event(client, install_body(package_id=pkg.package_id, org_id=ORG, at=timezone.now()))
+    deliver(client, install_body(package_id=pkg.package_id, org_id=ORG, at=timezone.now()))
 
     response = _check(client, api_key, pkg=pkg)
     assert response.status_code == 200

@@ -180,7 +180,7 @@ def test_webhook__signed_with_second_configured_secret__accepted(client, package
     body = install_body(package_id=package.package_id, org_id="00D000000000123", at=_now())
     with override_settings(LMO_WEBHOOK_SECRETS=[VECTOR_SECRET, second]):
         response = post_event(client, body, secret=second)
-    assert response.status_code == 200
+    assert response.status_code == 202
 
 
 def _now():

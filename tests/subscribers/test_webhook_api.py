@@ -12,6 +12,8 @@ from subscribers.models import SubscriberEvent
 
 from .helpers import (
     WEBHOOK_URL,
+    deliver,
+    drain,
     install_body,
     post_event,
     signed_headers,
@@ -31,17 +33,23 @@ def _rows() -> tuple[int, int, int, int]:
     )
 
 
-def test_install__valid__200_applied_with_license_lead_and_inbox_row(client, pkg, t0):
+def test_install__valid__202_queued_then_applied_by_a_drain(client, pkg, t0):
     # When a signed install arrives
     response = post_event(
         client, install_body(package_id=pkg.package_id, org_id=ORG_15, at=t0), event_id="msg_1"
     )
 
-    # Then it is applied: one license from the package defaults, one lead, one inbox row
-    assert response.status_code == 200
-    body = response.json()
+    # Then it is stored as queued and answered at once, before anything is applied
+    assert response.status_code == 202
+    assert response.json() == {"event_id": "msg_1", "status": "queued"}
+    assert _rows() == (1, 0, 0, 0)
+    assert SubscriberEvent.objects.get().outcome == "queued"
+
+    # When a worker drains the queue
+    drain()
+
+    # Then it is applied: one license from the package defaults, one lead
     license = License.objects.get()
-    assert body == {"event_id": "msg_1", "outcome": "applied", "license_id": license.pk}
     assert license.status == "trial"
     assert license.expires_at == t0 + dt.timedelta(days=30)
     assert license.seats == pkg.default_seats
@@ -63,27 +71,56 @@ def test_install__valid__200_applied_with_license_lead_and_inbox_row(client, pkg
         license.pk,
         "package.installed",
     )
+    assert inbox.processed_at is not None
     assert license.events.get().source_event_id == "msg_1"
 
 
-def test_install__redelivered__200_duplicate_same_license_nothing_new(client, pkg, t0):
+@pytest.mark.django_db(transaction=True)
+def test_install__committed__on_commit_trigger_applies_it(client, pkg, t0):
+    # With eager Celery (tests), the drain the commit triggers runs at once
+    response = post_event(client, install_body(package_id=pkg.package_id, org_id=ORG_15, at=t0))
+
+    assert response.status_code == 202
+    assert SubscriberEvent.objects.get().outcome == "applied"
+    assert License.objects.count() == 1
+
+
+def test_install__redelivered__200_current_status_nothing_new(client, pkg, t0):
     body = install_body(package_id=pkg.package_id, org_id=ORG_15, at=t0)
-    first = post_event(client, body, event_id="msg_dup").json()
+    post_event(client, body, event_id="msg_dup")
+
+    # Redelivered while still queued: its status, nothing written
+    queued = post_event(client, body, event_id="msg_dup")
+    assert queued.status_code == 200
+    assert queued.json() == {
+        "event_id": "msg_dup",
+        "status": "queued",
+        "license_id": None,
+        "duplicate": True,
+    }
+    assert _rows() == (1, 0, 0, 0)
+
+    drain()
     before = _rows()
+    applied = post_event(client, body, event_id="msg_dup")
 
-    second = post_event(client, body, event_id="msg_dup")
-
-    assert second.status_code == 200
-    assert second.json() == {**first, "outcome": "duplicate"}
+    assert applied.status_code == 200
+    assert applied.json() == {
+        "event_id": "msg_dup",
+        "status": "applied",
+        "license_id": License.objects.get().pk,
+        "duplicate": True,
+    }
+    drain()
     assert _rows() == before
 
 
-def test_install__unknown_package__200_unrouted_only_inbox_row(client, db, t0):
-    response = post_event(client, install_body(package_id="033000000000999", org_id=ORG_15, at=t0))
+def test_install__unknown_package__unrouted_only_inbox_row(client, db, t0):
+    body = install_body(package_id="033000000000999", org_id=ORG_15, at=t0)
 
-    assert response.status_code == 200
-    assert response.json()["outcome"] == "unrouted"
-    assert response.json()["license_id"] is None
+    answer = deliver(client, body)
+
+    assert (answer["status"], answer["license_id"]) == ("unrouted", None)
     assert _rows() == (1, 0, 0, 0)
 
 
@@ -162,16 +199,17 @@ def test_webhook__paired_surrogates_in_text__accepted(client, pkg, t0):
     raw = json.dumps(body).replace("ACME_NAME", "Acme \\ud83d\\ude80 Corp").encode()
 
     response = post_event(client, raw)
+    drain()
 
-    assert response.status_code == 200
+    assert response.status_code == 202
     assert License.objects.get().org_name == "Acme \U0001f680 Corp"
 
 
-def test_usage__text_for_integer_parameter__400(client, pkg, t0):
-    post_event(client, install_body(package_id=pkg.package_id, org_id=ORG_15, at=t0))
-    before = _rows()
+def test_usage__text_for_integer_parameter__failed_with_reason_nothing_changed(client, pkg, t0):
+    deliver(client, install_body(package_id=pkg.package_id, org_id=ORG_15, at=t0))
+    license_rows = (License.objects.count(), LicenseEvent.objects.count())
 
-    response = post_event(
+    answer = deliver(
         client,
         usage_body(
             package_id=pkg.package_id,
@@ -181,16 +219,18 @@ def test_usage__text_for_integer_parameter__400(client, pkg, t0):
         ),
     )
 
-    assert response.status_code == 400
-    assert "data.parameters.Jobs_Run" in response.json()["error"]["fields"]
-    assert _rows() == before
+    # The body is well formed, so it is accepted; the package's rules refuse it when applied
+    assert answer["status"] == "failed"
+    assert "data.parameters.Jobs_Run" in answer["error"]
+    assert (License.objects.count(), LicenseEvent.objects.count()) == license_rows
+    assert License.objects.get().used_licenses is None
 
 
-def test_usage__lmo_to_subscriber_parameter__400(client, pkg, t0):
-    post_event(client, install_body(package_id=pkg.package_id, org_id=ORG_15, at=t0))
-    before = _rows()
+def test_usage__lmo_to_subscriber_parameter__failed_with_reason_nothing_changed(client, pkg, t0):
+    deliver(client, install_body(package_id=pkg.package_id, org_id=ORG_15, at=t0))
+    license_rows = (License.objects.count(), LicenseEvent.objects.count())
 
-    response = post_event(
+    answer = deliver(
         client,
         usage_body(
             package_id=pkg.package_id,
@@ -200,21 +240,33 @@ def test_usage__lmo_to_subscriber_parameter__400(client, pkg, t0):
         ),
     )
 
+    # The body is well formed, so it is accepted; the package's rules refuse it when applied
+    assert answer["status"] == "failed"
+    assert "data.parameters.Premium" in answer["error"]
+    assert (License.objects.count(), LicenseEvent.objects.count()) == license_rows
+    assert License.objects.get().used_licenses is None
+
+
+def test_usage__string_used_licenses__400(client, pkg, t0):
+    body = {
+        **usage_body(package_id=pkg.package_id, org_id=ORG_15, at=t0),
+        "data": {"package_id": pkg.package_id, "org": {"id": ORG_15}, "used_licenses": "7"},
+    }
+
+    response = post_event(client, body)
+
     assert response.status_code == 400
-    assert "data.parameters.Premium" in response.json()["error"]["fields"]
-    assert _rows() == before
-
-
-def test_usage__unknown_parameter_or_string_used_licenses__400(client, pkg, t0):
-    for body in (
-        usage_body(package_id=pkg.package_id, org_id=ORG_15, at=t0, parameters={"Nope": 1}),
-        {
-            **usage_body(package_id=pkg.package_id, org_id=ORG_15, at=t0),
-            "data": {"package_id": pkg.package_id, "org": {"id": ORG_15}, "used_licenses": "7"},
-        },
-    ):
-        assert post_event(client, body).status_code == 400
+    assert "data.used_licenses" in response.json()["error"]["fields"]
     assert _rows() == (0, 0, 0, 0)
+
+
+def test_usage__unknown_parameter__failed_with_reason(client, pkg, t0):
+    body = usage_body(package_id=pkg.package_id, org_id=ORG_15, at=t0, parameters={"Nope": 1})
+
+    answer = deliver(client, body)
+
+    assert answer["status"] == "failed" and "Nope" in answer["error"]
+    assert License.objects.count() == 0
 
 
 def test_webhook__timestamp_far_in_future__400(client, pkg, t0):
@@ -268,7 +320,7 @@ def test_webhook__body_of_exactly_64k__accepted(client, pkg, t0):
     raw = json.dumps(body).encode()
     assert len(raw) == 64 * 1024
 
-    assert post_event(client, raw).status_code == 200
+    assert post_event(client, raw).status_code == 202
 
 
 def test_webhook__without_trailing_slash__no_redirect(client, pkg, t0):
@@ -279,8 +331,8 @@ def test_webhook__without_trailing_slash__no_redirect(client, pkg, t0):
         WEBHOOK_URL.rstrip("/"), data=raw, content_type="application/json", headers=headers
     )
 
-    assert response.status_code == 200
-    assert response.json()["outcome"] == "applied"
+    assert response.status_code == 202
+    assert response.json()["status"] == "queued"
 
 
 @override_settings(DEBUG=True)
@@ -297,18 +349,18 @@ def test_webhook__no_csrf_token_needed(pkg, t0):
     strict = Client(enforce_csrf_checks=True)
     response = post_event(strict, install_body(package_id=pkg.package_id, org_id=ORG_15, at=t0))
 
-    assert response.status_code == 200
+    assert response.status_code == 202
 
 
 def test_uninstall__then_redelivered__duplicate(client, pkg, t0):
-    post_event(client, install_body(package_id=pkg.package_id, org_id=ORG_15, at=t0))
+    deliver(client, install_body(package_id=pkg.package_id, org_id=ORG_15, at=t0))
     body = uninstall_body(package_id=pkg.package_id, org_id=ORG_15, at=t0 + dt.timedelta(days=1))
 
-    first = post_event(client, body, event_id="msg_un")
+    first = deliver(client, body, event_id="msg_un")
     second = post_event(client, body, event_id="msg_un")
 
-    assert first.json()["outcome"] == "applied"
-    assert second.json()["outcome"] == "duplicate"
+    assert first["status"] == "applied"
+    assert second.json() == first
     assert License.objects.get().status == "uninstalled"
 
 
@@ -316,23 +368,24 @@ def test_usage__redelivered_after_its_parameter_was_removed__still_the_first_ans
     client, pkg, t0
 ):
     # Given a usage report that was applied
-    post_event(client, install_body(package_id=pkg.package_id, org_id=ORG_15, at=t0))
+    deliver(client, install_body(package_id=pkg.package_id, org_id=ORG_15, at=t0))
     body = usage_body(
         package_id=pkg.package_id,
         org_id=ORG_15,
         at=t0 + dt.timedelta(hours=1),
         parameters={"Jobs_Run": 3},
     )
-    first = post_event(client, body, event_id="msg_usage").json()
+    first = deliver(client, body, event_id="msg_usage")
     history = LicenseEvent.objects.count()
 
     # When the parameter it reported is removed, and the report is delivered again
     pkg.feature_parameters.get(developer_name="Jobs_Run").delete()
     again = post_event(client, body, event_id="msg_usage")
+    drain()
 
     # Then the redelivery gets the first answer (not a 400), and nothing changes
     assert again.status_code == 200
-    assert again.json() == {**first, "outcome": "duplicate"}
+    assert again.json() == first
     assert LicenseEvent.objects.count() == history
 
 
@@ -343,3 +396,176 @@ def test_webhook__in_openapi_schema(db):
 
     assert "/api/v1/webhooks/subscriber/" in schema["paths"]
     assert "/api/v1/subscriber/license/" in schema["paths"]
+
+
+# --- Numbers, nesting, chunked bodies --------------------------------------------------------
+
+
+@pytest.mark.parametrize("number", ["1e999", "-1e999", "1E400", "NaN", "Infinity", "-Infinity"])
+@pytest.mark.parametrize("where", ["extra", "parameters"])
+def test_webhook__non_finite_number_anywhere__400_writes_nothing(client, pkg, t0, number, where):
+    # Given a body whose extra field (or a reported parameter) holds a number beyond a double
+    body = usage_body(package_id=pkg.package_id, org_id=ORG_15, at=t0, parameters={})
+    if where == "extra":
+        body["data"]["extra"] = {"reading": "NUMBER"}
+    else:
+        body["data"]["parameters"] = {"Jobs_Run": "NUMBER"}
+    raw = json.dumps(body).replace('"NUMBER"', number).encode()
+
+    response = post_event(client, raw)
+
+    # Then it is refused as a bad body, and nothing reaches the database
+    assert response.status_code == 400
+    assert "body" in response.json()["error"]["fields"]
+    assert _rows() == (0, 0, 0, 0)
+
+
+def test_webhook__large_finite_numbers__accepted(client, pkg, t0):
+    body = install_body(package_id=pkg.package_id, org_id=ORG_15, at=t0)
+    body["extra"] = {"big": 1.7976931348623157e308, "small": 5e-324, "int": 10**30}
+
+    assert post_event(client, body).status_code == 202
+
+
+def _nested(depth: int) -> object:
+    value: object = 1
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+def test_webhook__nested_deeper_than_the_limit__400_writes_nothing(client, pkg, t0):
+    # The body is level 1 and the list in "extra" level 2: 32 nested lists reach level 33
+    body = install_body(package_id=pkg.package_id, org_id=ORG_15, at=t0)
+    body["extra"] = _nested(32)
+
+    response = post_event(client, body)
+
+    assert response.status_code == 400
+    assert "32 levels" in response.json()["error"]["fields"]["body"][0]
+    assert _rows() == (0, 0, 0, 0)
+
+
+def test_webhook__nested_exactly_at_the_limit__accepted(client, pkg, t0):
+    body = install_body(package_id=pkg.package_id, org_id=ORG_15, at=t0)
+    body["extra"] = _nested(31)
+
+    assert post_event(client, body).status_code == 202
+
+
+def test_webhook__nested_900_levels__400_not_500(client, pkg, t0):
+    raw = json.dumps(install_body(package_id=pkg.package_id, org_id=ORG_15, at=t0))
+    raw = raw[:-1] + ', "extra": ' + "[" * 900 + "]" * 900 + "}"
+
+    response = post_event(client, raw.encode())
+
+    assert response.status_code == 400
+    assert _rows() == (0, 0, 0, 0)
+
+
+def _chunked_post(client, raw: bytes, *, terminated: bool, event_id: str = "msg_chunked"):
+    import io
+
+    headers = signed_headers(raw, event_id=event_id)
+    # As a server that de-chunks (gunicorn) hands it over: no Content-Length, the stream
+    # ends with the body, and wsgi.input_terminated says so.
+    extra = {
+        "CONTENT_LENGTH": "",
+        "HTTP_TRANSFER_ENCODING": "chunked",
+        "wsgi.input": io.BytesIO(raw),
+    }
+    if terminated:
+        extra["wsgi.input_terminated"] = True
+    return client.generic(
+        "POST", WEBHOOK_URL, data=b"", content_type="application/json", headers=headers, **extra
+    )
+
+
+def test_webhook__chunked_body__read_and_queued(client, pkg, t0):
+    raw = json.dumps(install_body(package_id=pkg.package_id, org_id=ORG_15, at=t0)).encode()
+
+    response = _chunked_post(client, raw, terminated=True)
+
+    assert response.status_code == 202, response.json()
+    assert SubscriberEvent.objects.get().event_id == "msg_chunked"
+
+
+def test_webhook__chunked_body_over_64k__413_writes_nothing(client, pkg, t0):
+    body = install_body(package_id=pkg.package_id, org_id=ORG_15, at=t0)
+    body["padding"] = "x" * (64 * 1024)
+
+    response = _chunked_post(client, json.dumps(body).encode(), terminated=True)
+
+    assert response.status_code == 413
+    assert _rows() == (0, 0, 0, 0)
+
+
+def test_webhook__chunked_body_server_cannot_read__411_says_so(client, pkg, t0):
+    raw = json.dumps(install_body(package_id=pkg.package_id, org_id=ORG_15, at=t0)).encode()
+
+    response = _chunked_post(client, raw, terminated=False)
+
+    assert response.status_code == 411
+    assert "Content-Length" in response.json()["error"]["message"]
+    assert _rows() == (0, 0, 0, 0)
+
+
+# --- Database trouble, unexpected errors, throttles ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "error",
+    ["database is locked", "server closed the connection unexpectedly"],
+)
+def test_webhook__database_unavailable__503_retry_after_nothing_written(
+    client, pkg, t0, monkeypatch, error
+):
+    from django.db import OperationalError
+
+    from subscribers.models import SubscriberEvent as Model
+
+    def unavailable(*args, **kwargs):
+        raise OperationalError(error)
+
+    monkeypatch.setattr(Model, "save", unavailable)
+
+    response = post_event(client, install_body(package_id=pkg.package_id, org_id=ORG_15, at=t0))
+
+    assert response.status_code == 503
+    assert response["Retry-After"].isdigit()
+    assert response.json()["error"]["code"] == "unavailable"
+    monkeypatch.undo()
+    assert _rows() == (0, 0, 0, 0)
+
+
+def test_webhook__unexpected_error__500_in_the_api_error_shape(client, pkg, t0, monkeypatch):
+    import subscribers.views
+
+    def broken(**kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(subscribers.views, "subscriber_event_accept", broken)
+    client.raise_request_exception = False
+
+    response = post_event(client, install_body(package_id=pkg.package_id, org_id=ORG_15, at=t0))
+
+    assert response.status_code == 500
+    assert response["Content-Type"] == "application/json"
+    assert response.json()["error"]["code"] == "server_error"
+    assert "boom" not in response.content.decode()
+
+
+def test_webhook__over_the_rate_for_one_address__429_retry_after(client, pkg, t0, monkeypatch):
+    from subscribers.throttling import WebhookSourceThrottle
+
+    monkeypatch.setattr(WebhookSourceThrottle, "THROTTLE_RATES", {"subscriber_webhook": "2/min"})
+    body = install_body(package_id=pkg.package_id, org_id=ORG_15, at=t0)
+
+    answers = [post_event(client, body) for _ in range(3)]
+    other_address = post_event(client, body, remote_addr="10.0.0.9")
+
+    assert [a.status_code for a in answers] == [202, 202, 429]
+    assert answers[2]["Retry-After"].isdigit()
+    assert answers[2].json()["error"]["code"] == "throttled"
+    assert other_address.status_code == 202
+    assert SubscriberEvent.objects.count() == 3

@@ -403,7 +403,11 @@ class Command(BaseCommand):
                 )
             elif change.startswith("up"):
                 target = entry.versions[int(change[2:])]
-                if target.sort_key <= license.version.sort_key:
+                if (target.major, target.minor, target.patch) <= (
+                    license.version.major,
+                    license.version.minor,
+                    license.version.patch,
+                ):
                     continue
                 before = {"version": license.version.version_number}
                 license.version = target

@@ -40,9 +40,8 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, timeout: float, beat_max_age: int | None, **options) -> None:
+        from celery import current_app as app
         from django_celery_beat.models import PeriodicTask
-
-        from lmo.celery import app
 
         try:
             replies = app.control.inspect(timeout=timeout).ping() or {}

@@ -1,5 +1,6 @@
 import collections
 import json
+import random
 import threading
 import time
 import zlib
@@ -27,7 +28,9 @@ class Command(BaseCommand):
     help = (
         "Play a population of subscriber orgs against a running LMO over simulated months: "
         "signed installs, upgrades, uninstalls and usage reports, license checks, duplicate "
-        "and out-of-order deliveries. Exits non-zero if the server answers any 5xx."
+        "and out-of-order deliveries. Retries 5xx, 429 and timeouts on the Standard Webhooks "
+        "schedule, waits for the events to settle, and exits non-zero if one was lost or "
+        "stayed queued."
     )
 
     def add_arguments(self, parser) -> None:
@@ -38,7 +41,12 @@ class Command(BaseCommand):
             help="The whsec_... signing secret (default: the first of LMO_WEBHOOK_SECRETS).",
         )
         parser.add_argument("--orgs", type=int, default=500)
-        parser.add_argument("--seed", type=int, default=7)
+        parser.add_argument(
+            "--seed",
+            type=int,
+            default=None,
+            help="Same seed, same orgs and event ids (default: a new one per run, printed).",
+        )
         parser.add_argument("--months", type=int, default=6)
         parser.add_argument(
             "--package-id",
@@ -57,6 +65,20 @@ class Command(BaseCommand):
         parser.add_argument("--checks-every", type=int, default=5, help="A check per N events.")
         parser.add_argument("--concurrency", type=int, default=4, help="Parallel senders.")
         parser.add_argument("--no-progress", action="store_true")
+        parser.add_argument(
+            "--retry-scale",
+            type=float,
+            default=1.0,
+            help="Multiply the retry delays (Standard Webhooks: 5 s, 5 min, 30 min, 2 h...) "
+            "by this, e.g. 0.01 in tests.",
+        )
+        parser.add_argument(
+            "--settle-timeout",
+            type=float,
+            default=120.0,
+            help="Seconds to wait for every accepted event to leave the queue.",
+        )
+        parser.add_argument("--timeout", type=float, default=30.0, help="Per request, seconds.")
 
     def handle(self, *args, **opts) -> None:
         secret = opts["secret"] or next(iter(settings.LMO_WEBHOOK_SECRETS), None)
@@ -65,10 +87,11 @@ class Command(BaseCommand):
         if opts["orgs"] < 1 or opts["months"] < 1 or opts["concurrency"] < 1:
             raise CommandError("--orgs, --months and --concurrency must be at least 1.")
         packages, keys = self._packages_and_keys(opts["package_id"], opts["api_key"])
+        seed = opts["seed"] if opts["seed"] is not None else random.randrange(1_000, 1_000_000)
         deliveries = plan_deliveries(
             packages=packages,
             orgs=opts["orgs"],
-            seed=opts["seed"],
+            seed=seed,
             months=opts["months"],
             now=timezone.now(),
         )
@@ -78,14 +101,23 @@ class Command(BaseCommand):
             keys=keys,
             checks_every=max(opts["checks_every"], 1),
             progress=not opts["no_progress"],
+            retry_scale=max(opts["retry_scale"], 0.0),
+            timeout=opts["timeout"],
         )
+        try:
+            httpx.get(run.base_url + WEBHOOK_PATH, timeout=opts["timeout"])
+        except httpx.HTTPError as exc:
+            raise CommandError(f"Could not reach {opts['url']}: {exc}") from None
+        self.stdout.write(f"seed {seed}: {len(deliveries)} deliveries")
         run.send(deliveries, concurrency=opts["concurrency"])
+        run.settle(timeout=opts["settle_timeout"])
         for line in run.summary_lines():
             self.stdout.write(line)
-        if run.counts["5xx"]:
-            raise CommandError(f"The server answered {run.counts['5xx']} request(s) with a 5xx.")
-        if run.counts["transport_errors"] == run.counts["sent"] + run.counts["checks"]:
-            raise CommandError(f"Could not reach {opts['url']}.")
+        if run.lost or run.stuck:
+            raise CommandError(
+                f"{len(run.lost)} event(s) lost and {len(run.stuck)} still queued after "
+                f"{opts['settle_timeout']:.0f}s."
+            )
 
     def _packages_and_keys(
         self, package_ids: list[str], api_keys: list[str]
@@ -145,20 +177,47 @@ class Command(BaseCommand):
         return packages, keys
 
 
+# Standard Webhooks' retry schedule (seconds after the previous attempt).
+RETRY_SCHEDULE = (5, 5 * 60, 30 * 60, 2 * 60 * 60, 5 * 60 * 60, 10 * 60 * 60, 10 * 60 * 60)
+FINAL_STATUSES = ("applied", "ignored", "unrouted", "failed")
+
+
 class _Run:
-    """Sends a plan: one thread per slice of orgs, so each org's deliveries keep their order."""
+    """Sends a plan: one thread per slice of orgs, so each org's deliveries keep their order.
+
+    Like a real sender, it retries a delivery answered 5xx or 429, or not answered, on the
+    Standard Webhooks schedule; then it redelivers each accepted event until it settles,
+    which tells its final status.
+    """
 
     def __init__(
-        self, *, base_url: str, secret: str, keys: dict[str, str], checks_every: int, progress: bool
+        self,
+        *,
+        base_url: str,
+        secret: str,
+        keys: dict[str, str],
+        checks_every: int,
+        progress: bool,
+        retry_scale: float = 1.0,
+        timeout: float = 30.0,
     ) -> None:
         self.base_url = base_url
         self.secret = secret
         self.keys = keys
         self.checks_every = checks_every
         self.progress = progress
+        self.retry_scale = retry_scale
+        self.timeout = timeout
         self.counts: collections.Counter = collections.Counter()
         self.lock = threading.Lock()
         self.elapsed = 0.0
+        self.settle_elapsed = 0.0
+        # Event id -> its body and latest known status, for every event the server stored.
+        self.statuses: dict[str, str] = {}
+        self.bodies: dict[str, dict] = {}
+        self.sent_ids: set[str] = set()
+        self.lost: set[str] = set()
+        self.stuck: set[str] = set()
 
     def send(self, deliveries: list[Delivery], *, concurrency: int) -> None:
         lanes: list[list[Delivery]] = [[] for _ in range(concurrency)]
@@ -177,10 +236,11 @@ class _Run:
             thread.join()
         self.elapsed = time.perf_counter() - started
         bar.close()
+        self.lost = self.sent_ids - set(self.statuses)
 
     def _lane(self, lane: list[Delivery], bar: tqdm) -> None:
         seen_orgs: list[tuple[str, str]] = []
-        with httpx.Client(base_url=self.base_url, timeout=30) as client:
+        with httpx.Client(base_url=self.base_url, timeout=self.timeout) as client:
             for index, delivery in enumerate(lane, start=1):
                 self._deliver(client, delivery)
                 if delivery.body.get("type") == "package.installed":
@@ -191,43 +251,90 @@ class _Run:
                 with self.lock:
                     bar.update(1)
 
-    def _deliver(self, client: httpx.Client, delivery: Delivery) -> None:
-        raw = json.dumps(delivery.body, separators=(",", ":")).encode()
+    def _post(self, client: httpx.Client, event_id: str, body: dict) -> httpx.Response | None:
+        raw = json.dumps(body, separators=(",", ":")).encode()
         timestamp = int(time.time())
         headers = {
             "content-type": "application/json",
-            "webhook-id": delivery.event_id,
+            "webhook-id": event_id,
             "webhook-timestamp": str(timestamp),
-            "webhook-signature": sign(
-                self.secret, msg_id=delivery.event_id, timestamp=timestamp, body=raw
-            ),
+            "webhook-signature": sign(self.secret, msg_id=event_id, timestamp=timestamp, body=raw),
         }
-        outcome = self._request(client, "POST", WEBHOOK_PATH, content=raw, headers=headers)
+        return self._request(client, "POST", WEBHOOK_PATH, content=raw, headers=headers)
+
+    def _deliver(self, client: httpx.Client, delivery: Delivery) -> None:
         with self.lock:
             self.counts["sent"] += 1
+            self.sent_ids.add(delivery.event_id)
+            self.bodies.setdefault(delivery.event_id, delivery.body)
             if delivery.fault:
                 self.counts[f"fault_{delivery.fault}"] += 1
-            if isinstance(outcome, dict):
-                self.counts[outcome.get("outcome", "unknown")] += 1
+        for attempt in range(len(RETRY_SCHEDULE) + 1):
+            response = self._post(client, delivery.event_id, delivery.body)
+            if (
+                response is not None
+                and response.status_code < 500
+                and (response.status_code != 429)
+            ):
+                break
+            if attempt == len(RETRY_SCHEDULE):
+                return
+            delay = RETRY_SCHEDULE[attempt]
+            if response is not None and response.headers.get("retry-after", "").isdigit():
+                delay = max(delay, int(response.headers["retry-after"]))
+            with self.lock:
+                self.counts["retries"] += 1
+            time.sleep(delay * self.retry_scale)
+        with self.lock:
+            self.counts["answered"] += 1
+            if response.status_code in (200, 202):
+                answer = _json(response) or {}
+                if answer.get("duplicate"):
+                    self.counts["duplicate"] += 1
+                self.statuses[delivery.event_id] = answer.get("status", "queued")
+            else:
+                self.counts["rejected"] += 1
+
+    def settle(self, *, timeout: float) -> None:
+        """Redeliver every event still queued until it is not, or `timeout` passes."""
+        started = time.perf_counter()
+        pause = 0.05
+        with httpx.Client(base_url=self.base_url, timeout=self.timeout) as client:
+            while True:
+                waiting = [i for i, status in self.statuses.items() if status == "queued"]
+                if not waiting or time.perf_counter() - started > timeout:
+                    break
+                time.sleep(pause)
+                pause = min(pause * 2, 1.0)
+                for event_id in waiting:
+                    response = self._post(client, event_id, self.bodies[event_id])
+                    if response is not None and response.status_code == 200:
+                        self.statuses[event_id] = (_json(response) or {}).get("status", "queued")
+        self.stuck = {i for i, status in self.statuses.items() if status == "queued"}
+        self.settle_elapsed = time.perf_counter() - started
 
     def _check(self, client: httpx.Client, package_id: str, org_id: str) -> None:
         key = self.keys.get(package_id)
         if not key:
             return
-        outcome = self._request(
+        response = self._request(
             client,
             "GET",
             CHECK_PATH,
             params={"org_id": org_id, "package_id": package_id},
             headers={"authorization": f"Bearer {key}"},
-            check=True,
         )
         with self.lock:
             self.counts["checks"] += 1
-            if isinstance(outcome, dict):
-                self.counts["checks_access" if outcome.get("access") else "checks_denied"] += 1
+            if response is None:
+                return
+            if response.status_code == 200:
+                answer = _json(response) or {}
+                self.counts["checks_access" if answer.get("access") else "checks_denied"] += 1
+            elif response.status_code == 404:
+                self.counts["checks_not_found"] += 1
 
-    def _request(self, client: httpx.Client, method: str, path: str, check: bool = False, **kw):
+    def _request(self, client: httpx.Client, method: str, path: str, **kw) -> httpx.Response | None:
         try:
             response = client.request(method, path, **kw)
         except httpx.HTTPError:
@@ -237,31 +344,37 @@ class _Run:
         with self.lock:
             if response.status_code >= 500:
                 self.counts["5xx"] += 1
-            elif response.status_code == 404 and check:
-                self.counts["checks_not_found"] += 1
-            elif response.status_code >= 400:
-                self.counts["rejected"] += 1
-        if response.status_code != 200:
-            return None
-        try:
-            body: Any = response.json()
-        except ValueError:
-            return None
-        return body
+            elif response.status_code == 429:
+                self.counts["429"] += 1
+        return response
 
     def summary_lines(self) -> list[str]:
         c = self.counts
+        final = collections.Counter(self.statuses.values())
         requests = c["sent"] + c["checks"]
         rate = requests / self.elapsed if self.elapsed else 0.0
-        errors = c["5xx"] + c["transport_errors"] + c["rejected"]
+        # Every delivery ends as one of these: the first stored copy of an event by its
+        # final status, a later copy as a duplicate, a refused one, or one never stored.
+        duplicates = c["answered"] - c["rejected"] - len(self.statuses)
+        lost_deliveries = c["sent"] - c["answered"]
         return [
-            f"sent {c['sent']} events ({c['fault_duplicate']} duplicate and {c['fault_late']} "
-            "late deliveries injected)",
-            f"applied {c['applied']}, duplicate {c['duplicate']}, ignored {c['ignored']}, "
-            f"unrouted {c['unrouted']}",
+            f"sent {c['sent']} deliveries of {len(self.sent_ids)} events ({c['fault_duplicate']} "
+            f"duplicate and {c['fault_late']} late deliveries injected)",
+            f"applied {final['applied']}, ignored {final['ignored']}, unrouted "
+            f"{final['unrouted']}, failed {final['failed']}, duplicate {duplicates}, rejected "
+            f"{c['rejected']}, lost {lost_deliveries}, still queued {final['queued']} "
+            f"(total {sum(final.values()) + duplicates + c['rejected'] + lost_deliveries})",
             f"license checks {c['checks']}: {c['checks_access']} access, "
             f"{c['checks_denied']} denied, {c['checks_not_found']} not found",
-            f"errors {errors} ({c['5xx']} 5xx, {c['rejected']} rejected 4xx, "
-            f"{c['transport_errors']} transport)",
-            f"{requests} requests in {self.elapsed:.1f}s: {rate:.0f} requests/s",
+            f"server answers: {c['5xx']} 5xx, {c['429']} throttled, {c['transport_errors']} "
+            f"transport errors; {c['retries']} retries",
+            f"{requests} requests in {self.elapsed:.1f}s: {rate:.0f} requests/s; settled "
+            f"{self.settle_elapsed:.1f}s later",
         ]
+
+
+def _json(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None

@@ -1,13 +1,54 @@
-"""Email notifications about license history, sent by the outbox consumer."""
+"""What people hear about a license's history, and the email that tells them.
+
+A history row of a kind in NOTIFY_KINDS queues an outbox message in the same transaction;
+the outbox relays it to the task named NOTIFY_TASK (licenses/tasks.py), which emails the
+package's lead manager and the account owner.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from django.core.mail import EmailMessage, get_connection
 
-from licenses.choices import EventKind
-from licenses.models import LicenseEvent
+from jobs.outbox import outbox_enqueue
+
+from .choices import EventKind
+
+if TYPE_CHECKING:
+    from .models import LicenseEvent
+
+# History kinds that people are told about.
+NOTIFY_KINDS = frozenset(
+    {
+        EventKind.INSTALLED,
+        EventKind.REINSTALLED,
+        EventKind.STATUS_CHANGED,
+        EventKind.UNINSTALLED,
+        EventKind.EXPIRING_SOON,
+    }
+)
+# The Celery task the outbox hands these messages to.
+NOTIFY_TASK = "licenses.notify_license_events"
+
+
+def license_event_payload(event: LicenseEvent) -> dict[str, Any]:
+    return {"event_id": event.pk, "license_id": event.license_id, "kind": event.kind}
+
+
+def notify_one(event: LicenseEvent) -> int | None:
+    """Queue the notification for one history row, if its kind is one people hear about."""
+    if event.kind not in NOTIFY_KINDS:
+        return None
+    return outbox_enqueue(topic=NOTIFY_TASK, payload=license_event_payload(event), now=event.at)
+
+
+def notify_many(*, kind: str, event_ids: list[int], at: datetime) -> int | None:
+    """Queue one notification for a batch of history rows of one kind (a sweep's batch)."""
+    if kind not in NOTIFY_KINDS or not event_ids:
+        return None
+    return outbox_enqueue(topic=NOTIFY_TASK, payload={"event_ids": event_ids, "kind": kind}, now=at)
 
 
 def _recipients(event: LicenseEvent) -> list[str]:
@@ -65,6 +106,8 @@ def license_event_notify(payload: dict[str, Any]) -> int:
 
     Returns the number of emails sent (0 when nobody with an email address is concerned).
     """
+    from .models import LicenseEvent
+
     event_ids = payload.get("event_ids") or [payload["event_id"]]
     events = LicenseEvent.objects.select_related(
         "license__package__lead_manager", "license__account__owner"

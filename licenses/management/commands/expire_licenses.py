@@ -5,7 +5,8 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from jobs.services import DEFAULT_BATCH_SIZE, licenses_due_for_expiry, licenses_expire_due
+from jobs.services import DEFAULT_BATCH_SIZE
+from licenses.sweeps import licenses_due_for_expiry, licenses_expire_due
 
 
 class Command(BaseCommand):

@@ -1,0 +1,29 @@
+"""The worker side of the inbox: drain queued subscriber events."""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django.conf import settings
+from django.core.cache import cache
+
+from .services import DRAIN_PENDING_KEY, TRANSIENT_ERRORS, subscriber_events_drain
+
+
+@shared_task(
+    name="subscribers.drain_events",
+    acks_late=True,
+    autoretry_for=TRANSIENT_ERRORS,
+    retry_backoff=2,
+    retry_backoff_max=60,
+    retry_jitter=True,
+    max_retries=10,
+    soft_time_limit=15 * 60,
+    time_limit=16 * 60,
+)
+def drain_subscriber_events() -> dict[str, int]:
+    """Apply the queued events; triggered after each acceptance and by beat as a safety net."""
+    # Cleared first: an event accepted from now on asks for a new drain, and one accepted
+    # before is already committed, so the queries below see it.
+    cache.delete(DRAIN_PENDING_KEY)
+    result = subscriber_events_drain(max_seconds=settings.LMO_SUBSCRIBER_DRAIN_MAX_SECONDS)
+    return {"batches": result.batches, "processed": result.processed, "failed": result.failed}
