@@ -61,28 +61,42 @@ def _sums(names: Iterable[str]) -> dict[str, Sum]:
     return {name: Sum(name) for name in names}
 
 
+OVERDUE_ROWS_READ = 5000
+
+
 def _overdue(scope: Scope, *group_by: str) -> list[dict[str, Any]]:
     """Trials and contracts whose end has passed but that the sweep has not marked expired
-    yet: not live, though their status still says so (bounded by the status+expiry index).
-    One row per `group_by` values, with the seat measures."""
-    site = Q(seats=SITE_LICENSE)
-    rows = (
-        _rollup(License.objects.all(), scope)
-        .filter(status__in=d.LIVE_STATUSES, expires_at__lte=scope.now)
-        .order_by()
-        .values(*group_by)
-        .annotate(
-            # Prefixed: an annotation named like a field would shadow it in over_limit_q.
-            m_licenses=Count("id"),
-            m_seats=Sum("seats", filter=~site, default=0),
-            m_site_licenses=Count("id", filter=site),
-            m_used_seats=Sum("used_licenses", filter=~site, default=0),
-            m_over_limit=Count("id", filter=d.over_limit_q()),
+    yet: not live, though their status still says so. One row per `group_by` values, with
+    the seat measures.
+
+    They are few (the sweep runs every few minutes), so they are read as rows through the
+    status+expiry index and counted here; filtering by package in SQL would tempt the
+    planner into reading every live license of the package. Should the sweep have fallen
+    far behind, the database counts them instead."""
+    fields = ("status", "package_id", "version_id", "org_type", "seats", "used_licenses")
+    due = License.objects.filter(status__in=d.LIVE_STATUSES, expires_at__lte=scope.now).order_by()
+    rows = [(*row, 1) for row in due.values_list(*fields)[: OVERDUE_ROWS_READ + 1]]
+    if len(rows) > OVERDUE_ROWS_READ:
+        rows = list(due.values_list(*fields).annotate(n=Count("id")).values_list(*fields, "n"))
+    counts: dict[tuple, Counter] = defaultdict(Counter)
+    for status, package_id, version_id, org_type, seats, used, n in rows:
+        if org_type not in scope.org_types or (
+            scope.package is not None and package_id != scope.package.pk
+        ):
+            continue
+        values = {"status": status, "package_id": package_id, "version_id": version_id}
+        key = tuple(values[name] for name in group_by)
+        site = d.is_site_license(seats)
+        counts[key].update(
+            licenses=n,
+            seats=0 if site else seats * n,
+            site_licenses=n * int(site),
+            used_seats=0 if site or used is None else used * n,
+            over_limit=n * int(d.is_over_limit(seats, used)),
         )
-    )
     return [
-        {**{k: row[k] for k in group_by}, **{name: row[f"m_{name}"] for name in SEAT_MEASURES}}
-        for row in rows
+        {**dict(zip(group_by, key, strict=True)), **{m: counter[m] for m in SEAT_MEASURES}}
+        for key, counter in counts.items()
     ]
 
 
