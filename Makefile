@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint format bench venv env demo clean
+.PHONY: run test lint format bench chaos venv env demo clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -50,6 +50,11 @@ format: venv
 
 bench: venv
 	$(BIN)/python bench/run_all.py
+
+# Real processes on PostgreSQL and Redis under injected faults (see chaos/run.py); about
+# 10-15 minutes. CHAOS_ARGS=--short runs what CI runs; CHAOS_SOAK_SECONDS lengthens the soak.
+chaos: venv
+	$(BIN)/python -m chaos.run $(CHAOS_ARGS)
 
 clean:
 	rm -rf $(VENV) var db.sqlite3

@@ -460,7 +460,7 @@ def _drain_rounds(args) -> dict[str, list[float]]:
         started = time.perf_counter()
         result = subscriber_events_drain()
         product = result.applied / (time.perf_counter() - started)
-        assert result.applied == per_round and not result.failed, result
+        assert result.applied >= per_round and not result.failed, result
 
         pks = _queue_installs(per_round, f"s{round_no}{secrets.token_hex(3)}")
         started = time.perf_counter()

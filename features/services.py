@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from licenses.cache import license_check_cache_key
+from licenses.cache import license_checks_invalidate
 from licenses.choices import Actor, EventKind
 from licenses.exceptions import LicenseError
 from licenses.models import License
@@ -70,14 +68,14 @@ def feature_parameter_create(
     parameter.save()
     live = License.objects.filter(package=package).live().values_list("pk", "org_id").iterator()
     batch: list[FeatureParameterValue] = []
-    cache_keys: list[str] = []
+    cache_keys: list[tuple[int, str]] = []
     for license_id, org_id in live:
         value = FeatureParameterValue(
             license_id=license_id, parameter=parameter, data_type=data_type
         )
         value.value = parameter.default_value
         batch.append(value)
-        cache_keys.append(license_check_cache_key(package.pk, org_id))
+        cache_keys.append((package.pk, org_id))
         if len(batch) >= VALUE_BATCH_SIZE:
             _values_create(batch, cache_keys)
             batch, cache_keys = [], []
@@ -85,12 +83,11 @@ def feature_parameter_create(
     return parameter
 
 
-def _values_create(values: list[FeatureParameterValue], cache_keys: list[str]) -> None:
+def _values_create(values: list[FeatureParameterValue], cache_keys: list[tuple[int, str]]) -> None:
     FeatureParameterValue.objects.bulk_create(values, ignore_conflicts=True)
     # No history row is written for a new parameter's defaults, so drop the cached license
     # checks here: the next check shows the new parameter.
-    if cache_keys:
-        transaction.on_commit(partial(cache.delete_many, cache_keys), robust=True)
+    license_checks_invalidate(cache_keys)
 
 
 @transaction.atomic

@@ -9,10 +9,12 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import connection
+from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from .choices import OutboxStatus, SweepJob
 from .models import OutboxMessage
+from .outbox import outbox_stuck
 from .services import sweep_last_run
 
 BROKER_TIMEOUT_SECONDS = 1.0
@@ -79,13 +81,19 @@ def last_sweep_report() -> dict[str, Any] | None:
 
 
 def outbox_report() -> dict[str, Any]:
+    now = timezone.now()
     pending = OutboxMessage.objects.filter(status=OutboxStatus.PENDING)
     oldest = pending.order_by("created_at").values_list("created_at", flat=True).first()
     failed = OutboxMessage.objects.filter(status=OutboxStatus.FAILED)
+    stuck = outbox_stuck(now=now)
     return {
         "pending": pending[:PENDING_COUNT_CAP].count(),
         "oldest_pending_at": _iso(oldest),
         "failed": failed[:PENDING_COUNT_CAP].count(),
+        # Handed to a worker minutes ago, not done, held by nobody (the relay job resends).
+        "stuck": stuck["count"],
+        "oldest_stuck_at": _iso(stuck["oldest_sent_at"]),
+        "oldest_stuck_age_seconds": stuck["oldest_age_seconds"],
     }
 
 

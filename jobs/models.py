@@ -45,6 +45,10 @@ class OutboxMessage(models.Model):
     dispatched_at = models.DateTimeField(null=True, blank=True)
     processed_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)
+    # A consumer working on the message (or its scheduled retry) holds it until then; the
+    # re-relay job takes over a message whose holder died once this has passed.
+    lease_until = models.DateTimeField(null=True, blank=True)
+    lease_holder = models.CharField(max_length=64, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -55,3 +59,21 @@ class OutboxMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.topic} #{self.pk} ({self.status})"
+
+
+class OutboxDelivery(models.Model):
+    """One piece of a message's work done (one email sent), written in its own commit right
+    after it is done: a consumer that dies mid-message redoes at most the piece in flight."""
+
+    message = models.ForeignKey(OutboxMessage, on_delete=models.CASCADE, related_name="deliveries")
+    key = models.CharField(max_length=200, help_text="What was done, e.g. license-event:42.")
+    detail = models.CharField(max_length=500, blank=True, help_text="e.g. the recipients.")
+    delivered_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["message", "key"], name="outbox_delivery_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key} of #{self.message_id}"

@@ -15,7 +15,14 @@ from django.db import InterfaceError
 from django.db import OperationalError as DatabaseOperationalError
 from django.utils import timezone
 
-from .outbox import MAX_ATTEMPTS, OutboxDeliveryError, outbox_process, outbox_prune
+from .outbox import (
+    MAX_ATTEMPTS,
+    RETRY_BACKOFF_MAX_SECONDS,
+    RETRY_BACKOFF_SECONDS,
+    OutboxDeliveryError,
+    outbox_process,
+    outbox_prune,
+)
 from .outbox import outbox_relay_pending as _outbox_relay_pending
 from .services import SweepConflict
 
@@ -36,8 +43,8 @@ SWEEP_OPTIONS = {
 OUTBOX_OPTIONS = {
     "acks_late": True,
     "autoretry_for": (*TRANSIENT, OutboxDeliveryError),
-    "retry_backoff": 30,
-    "retry_backoff_max": 30 * 60,
+    "retry_backoff": RETRY_BACKOFF_SECONDS,
+    "retry_backoff_max": RETRY_BACKOFF_MAX_SECONDS,
     "retry_jitter": True,
     # The first run plus these retries give every message MAX_ATTEMPTS tries.
     "max_retries": MAX_ATTEMPTS - 1,
@@ -62,10 +69,11 @@ LONGEST_COUNTDOWN = max(
 )
 
 
-@shared_task(name="jobs.process_outbox_messages", **OUTBOX_OPTIONS)
-def process_outbox_messages(message_ids: list[int]) -> dict[str, int]:
-    """Do the side effect of each outbox message once."""
-    return outbox_process(message_ids=message_ids)
+@shared_task(name="jobs.process_outbox_messages", bind=True, **OUTBOX_OPTIONS)
+def process_outbox_messages(self, message_ids: list[int]) -> dict[str, int]:
+    """Do the side effect of each outbox message once. The task id (kept by its retries)
+    holds the messages' leases."""
+    return outbox_process(message_ids=message_ids, holder=self.request.id or "")
 
 
 @shared_task(name="jobs.relay_pending_outbox", **RELAY_OPTIONS)

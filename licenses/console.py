@@ -25,6 +25,7 @@ from django.views import View
 from core.console import IntermediateActionMixin
 from core.dates import format_utc
 from core.salesforce_ids import ORG_PREFIX, try_normalize
+from core.spreadsheet import csv_row
 from features.choices import DataType, Direction
 from features.exceptions import FeatureError
 from features.models import FeatureParameterValue
@@ -465,21 +466,23 @@ def _csv_rows(queryset: QuerySet) -> Iterator[str]:
     yield writer.writerow(CSV_HEADER)
     for lic in queryset.iterator(chunk_size=CSV_CHUNK):
         yield writer.writerow(
-            [
-                lic.name,
-                lic.org_id,
-                lic.org_name,
-                lic.package.namespace,
-                lic.version.version_number if lic.version_id else "",
-                lic.status,
-                lic.seats,
-                "" if lic.used_licenses is None else lic.used_licenses,
-                lic.expires_at.isoformat() if lic.expires_at else "",
-                lic.account.name if lic.account_id else "",
-                lic.lead.email if lic.lead_id else "",
-                lic.installed_at.isoformat(),
-                "yes" if lic.is_sandbox else "no",
-            ]
+            csv_row(
+                [
+                    lic.name,
+                    lic.org_id,
+                    lic.org_name,
+                    lic.package.namespace,
+                    lic.version.version_number if lic.version_id else "",
+                    lic.status,
+                    lic.seats,
+                    "" if lic.used_licenses is None else lic.used_licenses,
+                    lic.expires_at.isoformat() if lic.expires_at else "",
+                    lic.account.name if lic.account_id else "",
+                    lic.lead.email if lic.lead_id else "",
+                    lic.installed_at.isoformat(),
+                    "yes" if lic.is_sandbox else "no",
+                ]
+            )
         )
 
 

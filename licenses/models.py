@@ -397,6 +397,23 @@ class License(models.Model):
             self.status, target, f"{message}: {reason}." if reason else message + "."
         )
 
+    def _check_expiry_ahead(self, expires_at: datetime, *, now: datetime) -> None:
+        """An end date set by hand is after the license started and not already past."""
+        start = self.trial_started_at or self.installed_at
+        if start is not None and expires_at <= start:
+            raise ValidationError(
+                {
+                    "expires_at": f"The expiry must be after the license's start "
+                    f"({start:%Y-%m-%d %H:%M} UTC); got {expires_at:%Y-%m-%d %H:%M} UTC."
+                },
+                code="expiry_before_start",
+            )
+        if expires_at <= now:
+            raise ValidationError(
+                {"expires_at": f"The expiry must be in the future; got {expires_at:%Y-%m-%d}."},
+                code="expiry_in_past",
+            )
+
     def _check_trial_limit(self, until: datetime) -> None:
         limit = self.trial_limit
         if limit is not None and until > limit:
@@ -553,10 +570,18 @@ class License(models.Model):
 
     @transaction.atomic
     def set_expiration(
-        self, *, by: ActorLike, expires_at: datetime | None, reason: str = ""
+        self,
+        *,
+        by: ActorLike,
+        expires_at: datetime | None,
+        reason: str = "",
+        now: datetime | None = None,
     ) -> LicenseEvent | None:
-        """Move the end date (None: does not expire); a trial stays within its 90 days."""
+        """Move the end date (None: does not expire) to a time ahead, after the license's
+        start; a trial stays within its 90 days."""
         self.lock_for_change("set the expiration")
+        if expires_at is not None:
+            self._check_expiry_ahead(expires_at, now=now or timezone.now())
         if self.is_trial_life and self.status != LicenseStatus.EXPIRED:
             if expires_at is None:
                 raise ValidationError(

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.core.mail import EmailMessage, get_connection
 
-from jobs.outbox import outbox_enqueue
+from jobs.outbox import deliver_once, outbox_enqueue
 
 from .choices import EventKind
 
@@ -102,9 +102,11 @@ def _when(value: Any) -> str:
 
 def license_event_notify(payload: dict[str, Any]) -> int:
     """Email the package's lead manager and the account owner about license events: one
-    event (`event_id`) or a sweep's batch (`event_ids`), sent over one mail connection.
+    event (`event_id`) or a sweep's batch (`event_ids`), over one mail connection.
 
-    Returns the number of emails sent (0 when nobody with an email address is concerned).
+    Each email is recorded as sent right after it leaves (`deliver_once`), so a retry after a
+    crash or a lost database connection sends only those not yet recorded. Returns the number
+    of emails sent now (0 when nobody with an email address is concerned).
     """
     from .models import LicenseEvent
 
@@ -116,12 +118,18 @@ def license_event_notify(payload: dict[str, Any]) -> int:
     if len(events) != len(set(event_ids)):
         missing = sorted(set(event_ids) - {event.pk for event in events})
         raise LicenseEvent.DoesNotExist(f"License events not found: {missing}")
-    messages = []
+    emails = []
     for event in events:
         recipients = _recipients(event)
         if recipients:
             subject, body = license_event_compose(event)
-            messages.append(EmailMessage(subject, body, None, recipients))
-    if not messages:
+            emails.append((event.pk, EmailMessage(subject, body, None, recipients)))
+    if not emails:
         return 0
-    return get_connection(fail_silently=False).send_messages(messages) or 0
+    sent = 0
+    with get_connection(fail_silently=False) as connection:
+        for event_pk, email in emails:
+            email.connection = connection
+            if deliver_once(f"license-event:{event_pk}", email.send, detail=",".join(email.to)):
+                sent += 1
+    return sent

@@ -13,7 +13,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.core.cache import cache
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 from django.db.models import QuerySet
@@ -31,7 +30,7 @@ from jobs.services import (
     sweep_start,
 )
 
-from .cache import license_check_cache_key
+from .cache import license_checks_invalidate
 from .choices import EXPIRING_STATUSES, Actor, EventKind, LicenseStatus
 from .models import License, LicenseEvent
 from .notifications import notify_many
@@ -63,8 +62,7 @@ def licenses_expiring_soon(
 
 
 def _invalidate_after_commit(rows: list[tuple[int, str]]) -> None:
-    keys = [license_check_cache_key(package_pk, org_id) for package_pk, org_id in rows]
-    transaction.on_commit(lambda: cache.delete_many(keys), robust=True)
+    license_checks_invalidate(rows)
 
 
 def history_write_many(

@@ -44,7 +44,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "rest_framework",
-    "rest_framework.authtoken",
+    "knox",
+    "axes",
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -71,6 +72,15 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into its lockout answer.
+    "axes.middleware.AxesMiddleware",
+    "core.middleware.DatabaseUnavailableMiddleware",
+]
+
+AUTHENTICATION_BACKENDS = [
+    # First, so a locked-out user or address is refused before the password is checked.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 ROOT_URLCONF = "lmo.urls"
@@ -147,6 +157,31 @@ WHITENOISE_USE_FINDERS = True
 
 LOGIN_URL = "admin:login"
 
+# --- Transport security (`manage.py check --deploy` is clean with DEBUG off) -----------------
+# TLS ends in front of the app (a load balancer or proxy) in production; these default to
+# the safe values whenever DEBUG is off, and each can be turned off for a plain-HTTP setup.
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+# Load balancers and compose poll the health check over plain HTTP.
+SECURE_REDIRECT_EXEMPT = [r"^healthz/?$"]
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31_536_000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=not DEBUG)
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
+if env.bool("SECURE_PROXY_SSL_HEADER", default=False):
+    # Only behind a proxy that sets this header itself (and strips it from clients).
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# --- Sign-in throttling (django-axes): per user name and per address, separately --------------
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_HOURS", default=0.25)  # hours
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "staff/locked_out.html"
+
+# --- API tokens (django-rest-knox): stored as a SHA-512 hash, `Authorization: Token <key>` ----
+REST_KNOX = {"TOKEN_TTL": None, "AUTH_HEADER_PREFIX": "Token"}
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -160,7 +195,7 @@ LOGGING = {
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
+        "core.api.authentication.ApiTokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["core.api.permissions.HasRolePermission"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
@@ -250,9 +285,12 @@ else:
     # Longer than the longest countdown or ETA we schedule, so Redis never redelivers early.
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "visibility_timeout": 2 * 60 * 60,
-        # A request that relays to a broker which is down gives up quickly (the outbox keeps it).
-        "socket_connect_timeout": 3,
+        # A request that relays to a broker which is down, or accepts connections and never
+        # answers, gives up within these seconds (the outbox keeps the message pending).
+        "socket_connect_timeout": env.float("LMO_BROKER_TIMEOUT_SECONDS", default=2.0),
+        "socket_timeout": env.float("LMO_BROKER_TIMEOUT_SECONDS", default=2.0),
     }
+    CELERY_BROKER_CONNECTION_TIMEOUT = env.float("LMO_BROKER_TIMEOUT_SECONDS", default=2.0)
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_SERIALIZER = "json"

@@ -9,3 +9,5 @@ class DefaultLicenseStatus(models.TextChoices):
 SITE_LICENSE = -1
 MAX_SEATS = 99_000_000
 MAX_TRIAL_DAYS = 90
+# An active default's term: up to a hundred years, far inside what a datetime holds.
+MAX_LICENSE_DAYS = 36_500

@@ -22,7 +22,13 @@ from core.salesforce_ids import (
     SalesforceIdField,
 )
 
-from .choices import MAX_SEATS, MAX_TRIAL_DAYS, SITE_LICENSE, DefaultLicenseStatus
+from .choices import (
+    MAX_LICENSE_DAYS,
+    MAX_SEATS,
+    MAX_TRIAL_DAYS,
+    SITE_LICENSE,
+    DefaultLicenseStatus,
+)
 from .exceptions import LicenseManagerAlreadyLinked
 
 VERSION_NUMBER_RE = re.compile(r"^(0|[1-9]\d{0,5})\.(0|[1-9]\d{0,5})\.(0|[1-9]\d{0,5})$")
@@ -92,8 +98,9 @@ class Package(models.Model):
     license_days = models.PositiveIntegerField(
         null=True,
         blank=True,
-        validators=[MinValueValidator(1)],
-        help_text="For an active default: days until expiry, or empty for 'does not expire'.",
+        validators=[MinValueValidator(1), MaxValueValidator(MAX_LICENSE_DAYS)],
+        help_text="For an active default: days until expiry (1 to 36,500), or empty for "
+        "'does not expire'.",
     )
     default_seats = models.IntegerField(default=10, validators=[validate_seats])
     created_at = models.DateTimeField(auto_now_add=True)
@@ -105,6 +112,11 @@ class Package(models.Model):
             models.CheckConstraint(
                 condition=Q(trial_days__gte=1, trial_days__lte=MAX_TRIAL_DAYS),
                 name="package_trial_days_1_to_90",
+            ),
+            models.CheckConstraint(
+                condition=Q(license_days__isnull=True)
+                | Q(license_days__gte=1, license_days__lte=MAX_LICENSE_DAYS),
+                name="package_license_days_range",
             ),
             models.CheckConstraint(
                 condition=Q(default_seats=SITE_LICENSE)

@@ -72,8 +72,12 @@ ROLE_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "jobs.outboxmessage": _VIEW,
         "auth.user": _FULL,
         "auth.group": _VIEW,
-        "authtoken.token": _FULL,
-        "authtoken.tokenproxy": _FULL,
+        # API tokens: Administrators create their own and revoke any but a superuser's.
+        "knox.authtoken": ("view", "add", "delete"),
+        # Sign-in lockouts: see them, and unlock by deleting the attempts.
+        "axes.accessattempt": ("view", "delete"),
+        "axes.accessfailurelog": _VIEW,
+        "axes.accesslog": _VIEW,
         "django_celery_beat.periodictask": _FULL,
         "django_celery_beat.intervalschedule": _FULL,
         "django_celery_beat.crontabschedule": _FULL,

@@ -26,7 +26,12 @@ from rest_framework.views import APIView
 
 from core.api.exceptions import error_body
 from core.salesforce_ids import ORG_PREFIX, PACKAGE_PREFIX, try_normalize
-from licenses.cache import license_check_cache_key
+from licenses.cache import (
+    license_check_cached,
+    license_check_keys,
+    license_check_read,
+    license_check_store,
+)
 from licenses.models import access_allowed, access_code
 from packages.models import SubscriberApiKey
 
@@ -420,14 +425,16 @@ class LicenseCheckView(SubscriberAPIView):
         key_hash = SubscriberApiKey.hash_key(raw_key)
         key_cache_key = SubscriberApiKey.cache_key(key_hash)
         payload = None
+        generation = None
         hint = _KEY_HINTS.get(key_hash)
         if hint is not None and org_id is not None:
-            # One cache round trip for both: the key's entry must still be there (a revoke
-            # deletes it), and the license payload under the package the hint names.
-            found = cache.get_many([key_cache_key, license_check_cache_key(hint[0], org_id)])
+            # One cache round trip for all: the key's entry must still be there (a revoke
+            # deletes it), and the license payload (with its generation) under the package
+            # the hint names.
+            found = cache.get_many([key_cache_key, *license_check_keys(hint[0], org_id)])
             key_package = found.get(key_cache_key)
             if key_package == hint:
-                payload = found.get(license_check_cache_key(hint[0], org_id))
+                payload, generation = license_check_cached(found, hint[0], org_id)
         else:
             key_package = cache.get(key_cache_key)
         if key_package is None:
@@ -450,9 +457,8 @@ class LicenseCheckView(SubscriberAPIView):
         if requested_package != package_id:
             return _not_found("No license for this org and package.")
 
-        cache_key = license_check_cache_key(package_pk, org_id)
-        if payload is None:
-            payload = cache.get(cache_key) if hint != key_package else None
+        if payload is None and hint != key_package:
+            payload, generation = license_check_read(package_pk, org_id)
         if payload is None:
             payload = license_check_payload(
                 package_pk=package_pk, package_id=package_id, org_id=org_id
@@ -462,7 +468,9 @@ class LicenseCheckView(SubscriberAPIView):
                 # just before the install committed, stored after its invalidation, would
                 # refuse the new customer for the cache's lifetime. One indexed query instead.
                 return _not_found("No license for this org and package.")
-            cache.set(cache_key, payload, settings.LMO_LICENSE_CHECK_CACHE_SECONDS)
+            # Tagged with the generation read before the database: if a change committed
+            # meanwhile, this answer is already outdated and will not be served.
+            license_check_store(package_pk, org_id, payload, generation)
         # A plain JSON response: on the hottest path DRF's renderer adds cost and nothing else.
         return JsonResponse(_license_answer(payload))
 

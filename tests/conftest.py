@@ -14,6 +14,16 @@ def pytest_collection_modifyitems(config, items):
                 item.add_marker(skip)
 
 
+@pytest.fixture(autouse=True)
+def _broker_not_paused():
+    """A test whose broker was down must not leave later tests' publishing paused."""
+    from jobs.outbox import outbox_broker_resume
+
+    outbox_broker_resume()
+    yield
+    outbox_broker_resume()
+
+
 @pytest.fixture
 def package(db):
     return PackageFactory()

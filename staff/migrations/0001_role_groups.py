@@ -13,7 +13,6 @@ class Migration(migrations.Migration):
     dependencies = [
         ("auth", "0012_alter_user_first_name_max_length"),
         ("contenttypes", "0002_remove_content_type_name"),
-        ("authtoken", "0004_alter_tokenproxy_options"),
         ("django_celery_beat", "0001_initial"),
         ("packages", "0001_initial"),
         ("leads", "0001_initial"),

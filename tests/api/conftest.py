@@ -3,12 +3,12 @@ import datetime as dt
 import pytest
 from django.core.cache import cache
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from features.choices import DataType, Direction
 from features.services import feature_parameter_create
 from licenses.choices import LicenseStatus
+from staff.tokens import api_token_create
 from subscribers.choices import EventType, Outcome
 from subscribers.models import SubscriberEvent
 from tests.factories import (
@@ -31,8 +31,8 @@ def _fresh_throttles():
 def token_client(user) -> APIClient:
     client = APIClient()
     if user is not None:
-        token, _ = Token.objects.get_or_create(user=user)
-        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+        _token, key = api_token_create(user=user, expires_at=None)
+        client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     return client
 
 

@@ -13,7 +13,7 @@ def test_drf_create_token__prints_a_token_that_authenticates(db, ops_user):
     # Given the management command run for a user
     out = io.StringIO()
     call_command("drf_create_token", "ops", stdout=out)
-    token = re.search(r"\b([0-9a-f]{40})\b", out.getvalue()).group(1)
+    token = re.search(r"Generated token ([0-9a-f]{64}) for user", out.getvalue()).group(1)
 
     # When a script uses the printed token
     client = APIClient()

@@ -435,3 +435,38 @@ def test_bulk__unknown_action__answers_400(world, ops_client):
 
     body = assert_error(response, 400, "invalid")
     assert "action" in body["fields"]
+
+
+@pytest.mark.parametrize("which", ["trial", "active"])
+def test_set_expiration__in_the_past__answers_400_and_writes_nothing(world, ops_client, which):
+    # Given a live license and its history
+    license = world[which]
+    before, history = license.expires_at, events_of(license)
+
+    # When ops set its expiry to a date long gone
+    response = ops_client.post(
+        url(license, "set-expiration"), {"expires_at": "2020-01-01T00:00:00Z"}, format="json"
+    )
+
+    # Then 400 says what is wrong with expires_at, and nothing changed
+    body = assert_error(response, 400, "invalid")
+    assert "expires_at" in body["fields"]
+    license.refresh_from_db()
+    assert license.expires_at == before
+    assert events_of(license) == history
+
+
+def test_set_expiration__before_the_license_started__answers_400(world, ops_client):
+    active = world["active"]
+    # Given an active license whose start lies 400 days ahead (a contract dated forward)
+    start = world["now"] + dt.timedelta(days=400)
+    License.objects.filter(pk=active.pk).update(installed_at=start, trial_started_at=None)
+
+    response = ops_client.post(
+        url(active, "set-expiration"),
+        {"expires_at": (start - dt.timedelta(days=1)).isoformat()},
+        format="json",
+    )
+
+    body = assert_error(response, 400, "invalid")
+    assert "start" in body["fields"]["expires_at"][0]

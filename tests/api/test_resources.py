@@ -54,7 +54,12 @@ def test_package_create__with_15_character_ids__stores_18_and_links(db, admin_cl
     [
         ({"package_id": "04t0X000000XyZa"}, "package_id"),
         ({"trial_days": 91}, "trial_days"),
+        ({"trial_days": 0}, "trial_days"),
+        ({"default_status": "active", "license_days": 3_000_000}, "license_days"),
+        ({"default_status": "active", "license_days": 36_501}, "license_days"),
+        ({"default_status": "active", "license_days": 0}, "license_days"),
         ({"default_seats": 0}, "default_seats"),
+        ({"default_seats": 99_000_001}, "default_seats"),
         ({"namespace": "1bad"}, "namespace"),
         ({"status": "active"}, "status"),
     ],

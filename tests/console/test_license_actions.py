@@ -482,3 +482,46 @@ def test_license_list_and_export__odd_parameters__never_fail(world, client, supp
     client.force_login(support_user)
     assert client.get(reverse(CHANGELIST), params).status_code in (200, 302)
     assert client.get(reverse("admin:licenses_license_export"), params).status_code in (200, 302)
+
+
+def test_set_expiration_action__in_the_past__is_refused_with_the_rule_message(
+    world, client, ops_user
+):
+    # Given ops in the console and a trial
+    client.force_login(ops_user)
+    trial = world["trial"]
+    before = trial.expires_at
+
+    # When they set its expiry to 2020-01-01
+    response = _post_action(client, "set_expiration", [trial], expires_at="2020-01-01T00:00")
+
+    # Then the License's rule refuses it (the form stays, with its message), and the expiry
+    # stays
+    content = response.content.decode()
+    assert 'id="license-action-form"' in content
+    assert "must be after the license" in content or "must be in the future" in content
+    trial.refresh_from_db()
+    assert trial.expires_at == before
+
+
+@pytest.mark.parametrize(
+    "org_name",
+    ['=HYPERLINK("http://evil.example","x")', "@SUM(1+1)", "+1+2", "-2+3", "\tx", "\rx"],
+)
+def test_license_csv_export__formula_like_org_names__written_as_text(
+    world, client, support_user, org_name
+):
+    # Given a subscriber whose org name a spreadsheet would run as a formula
+    License.objects.filter(pk=world["active"].pk).update(org_name=org_name)
+    client.force_login(support_user)
+
+    # When the list is exported
+    response = client.get(reverse("admin:licenses_license_export"), {"status__exact": "active"})
+    rows = list(
+        csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode(), newline=""))
+    )
+
+    # Then that cell starts with a quote, and a site license's -1 stays a number
+    row = next(row for row in rows if row["license"] == world["active"].name)
+    assert row["org_name"] == "'" + org_name
+    assert all(not row[key].startswith(("=", "+", "@", "\t", "\r")) for key in row)

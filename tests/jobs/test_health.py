@@ -16,7 +16,13 @@ from tests.factories import make_license
 pytestmark = pytest.mark.django_db
 
 
-def test_healthz__all_up__200_with_database_broker_and_last_sweep(client, pkg):
+@pytest.fixture
+def staff_client(client, ops_user):
+    client.force_login(ops_user)
+    return client
+
+
+def test_healthz__all_up__200_with_database_broker_and_last_sweep(staff_client, pkg):
     # Given one due trial, swept
     make_license(
         package=pkg,
@@ -26,7 +32,7 @@ def test_healthz__all_up__200_with_database_broker_and_last_sweep(client, pkg):
     result = licenses_expire_due(now=timezone.now())
 
     # When the health endpoint is asked
-    response = client.get("/healthz")
+    response = staff_client.get("/healthz")
 
     # Then it answers 200 with each part's state and the last sweep's numbers
     assert response.status_code == 200
@@ -37,17 +43,24 @@ def test_healthz__all_up__200_with_database_broker_and_last_sweep(client, pkg):
     assert body["last_sweep"]["expired"] == 1
     assert body["last_sweep"]["finished_at"] is not None
     assert result.count == 1
-    assert set(body["outbox"]) == {"pending", "oldest_pending_at", "failed"}
+    assert set(body["outbox"]) == {
+        "pending",
+        "oldest_pending_at",
+        "failed",
+        "stuck",
+        "oldest_stuck_at",
+        "oldest_stuck_age_seconds",
+    }
     assert response["Cache-Control"].startswith("max-age=0")
 
 
-def test_healthz__never_swept__last_sweep_null(client):
-    body = client.get("/healthz").json()
+def test_healthz__never_swept__last_sweep_null(staff_client):
+    body = staff_client.get("/healthz").json()
 
     assert body["last_sweep"] is None
 
 
-def test_healthz__database_down__503(client, monkeypatch):
+def test_healthz__database_down__503(staff_client, monkeypatch):
     # Given the database does not answer
     def down():
         raise OperationalError("could not connect to server: Connection refused")
@@ -55,7 +68,7 @@ def test_healthz__database_down__503(client, monkeypatch):
     monkeypatch.setattr(health, "check_database", down)
 
     # When the health endpoint is asked
-    response = client.get("/healthz")
+    response = staff_client.get("/healthz")
 
     # Then it answers 503 and says why, without trying to read the sweep record
     assert response.status_code == 503
@@ -66,14 +79,75 @@ def test_healthz__database_down__503(client, monkeypatch):
     assert "last_sweep" not in body
 
 
-def test_healthz__broker_unreachable__200_degraded(client, unreachable_broker):
-    response = client.get("/healthz")
+def test_healthz__broker_unreachable__200_degraded(staff_client, unreachable_broker):
+    response = staff_client.get("/healthz")
 
     assert response.status_code == 200
     body = response.json()
     assert body["status"] == "degraded"
     assert body["broker"]["ok"] is False
     assert body["broker"]["transport"] == "redis"
+
+
+def test_healthz__anonymous__only_the_status(client, unreachable_broker):
+    # Given the broker is down (its address would appear in the details)
+    # When an anonymous caller asks
+    response = client.get("/healthz")
+
+    # Then it learns the overall status and nothing else
+    assert response.status_code == 200
+    assert response.json() == {"status": "degraded"}
+    assert b"127.0.0.1" not in response.content
+
+
+def test_healthz__anonymous_database_down__503_status_only_with_retry_after(client, monkeypatch):
+    def down():
+        raise OperationalError("could not connect to server at 10.1.2.3: Connection refused")
+
+    monkeypatch.setattr(health, "check_database", down)
+
+    response = client.get("/healthz")
+
+    assert response.status_code == 503
+    assert response.json() == {"status": "down"}
+    assert response["Retry-After"]
+
+
+def test_healthz__api_token_of_staff_user__details(client, ops_user):
+    from staff.tokens import api_token_create
+
+    _token, key = api_token_create(user=ops_user, expires_at=None)
+
+    body = client.get("/healthz", HTTP_AUTHORIZATION=f"Token {key}").json()
+
+    assert body["database"] == {"ok": True}
+    assert "outbox" in body
+
+
+def test_healthz__bad_token__status_only(client):
+    body = client.get("/healthz", HTTP_AUTHORIZATION="Token " + "0" * 64).json()
+
+    assert set(body) == {"status"}
+
+
+def test_any_view__database_unreachable__503_with_retry_after_in_the_error_shape(
+    client, monkeypatch
+):
+    # Given a view whose query finds the database gone
+    from jobs import views
+
+    def unreachable():
+        raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(views, "health_report", unreachable)
+
+    # When it is asked
+    response = client.get("/healthz")
+
+    # Then the answer is a 503 to retry, not a 500
+    assert response.status_code == 503
+    assert response["Retry-After"] == "10"
+    assert response.json()["error"]["code"] == "service_unavailable"
 
 
 def test_healthz__post__405(client):

@@ -275,11 +275,12 @@ def test_consumer__chunk_with_one_bad_message__others_done(license, mailoutbox):
     with pytest.raises(outbox.OutboxDeliveryError):
         outbox.outbox_process(message_ids=[bad.pk, good.pk])
 
-    # Then the good one is done and the bad one counts a failed attempt
+    # Then the good one is done and the bad one counts a failed attempt, held for its retry
     good.refresh_from_db()
     bad.refresh_from_db()
     assert good.status == OutboxStatus.DONE
-    assert (bad.status, bad.attempts) == (OutboxStatus.PENDING, 1)
+    assert (bad.status, bad.attempts) == (OutboxStatus.SENT, 1)
+    assert bad.lease_until > timezone.now()
     assert len(mailoutbox) == 1
 
 

@@ -56,6 +56,43 @@ def test_package__trial_days_over_90__refused_by_database(db):
         Package.objects.filter(pk=package.pk).update(trial_days=91)
 
 
+@pytest.mark.parametrize("days", [0, 36_501, 3_000_000])
+def test_package__license_days_out_of_range__refused_by_validation_and_database(db, days):
+    with pytest.raises(ValidationError) as excinfo:
+        PackageFactory.build(default_status="active", license_days=days).full_clean()
+    assert "license_days" in excinfo.value.message_dict
+    package = PackageFactory()
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Package.objects.filter(pk=package.pk).update(license_days=days)
+
+
+def test_package__license_days_at_the_limit__accepted(db):
+    PackageFactory.build(default_status="active", license_days=36_500).full_clean()
+
+
+def test_package_console__license_days_3_000_000__form_error_and_unchanged(db, client):
+    from tests.factories import UserFactory
+
+    package = PackageFactory(default_status="active", license_days=365)
+    client.force_login(UserFactory(username="pkgadmin", role="admin"))
+    page = client.get(f"/admin/packages/package/{package.pk}/change/")
+    form = page.context["adminform"].form
+    data = {
+        name: ("" if value is None else value)
+        for name, value in form.initial.items()
+        if name in form.fields and not form.fields[name].disabled
+    }
+    data["license_days"] = 3_000_000
+    data = {key: value for key, value in data.items() if value is not False}
+
+    response = client.post(f"/admin/packages/package/{package.pk}/change/", data)
+
+    assert response.status_code == 200
+    assert "license_days" in response.context["adminform"].form.errors
+    package.refresh_from_db()
+    assert package.license_days == 365
+
+
 def test_link_license_manager__is_set_once(db):
     package = PackageFactory(license_manager_linked=False, linked_at=None)
     package.link_license_manager()

@@ -569,3 +569,23 @@ def test_webhook__over_the_rate_for_one_address__429_retry_after(client, pkg, t0
     assert answers[2].json()["error"]["code"] == "throttled"
     assert other_address.status_code == 202
     assert SubscriberEvent.objects.count() == 3
+
+
+def test_webhook__openapi_request_body_comes_from_the_event_models(db):
+    from drf_spectacular.generators import SchemaGenerator
+
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    operation = schema["paths"]["/api/v1/webhooks/subscriber/"]["post"]
+
+    body = operation["requestBody"]["content"]["application/json"]["schema"]
+    types = sorted(option["properties"]["type"]["enum"][0] for option in body["oneOf"])
+    assert types == [
+        "package.installed",
+        "package.uninstalled",
+        "package.upgraded",
+        "usage.reported",
+    ]
+    install = next(o for o in body["oneOf"] if o["title"] == "PackageInstalled")
+    org = install["properties"]["data"]["properties"]["org"]
+    assert org["required"] == ["id"]
+    assert set(operation["responses"]) >= {"200", "202", "400", "401", "413", "503"}

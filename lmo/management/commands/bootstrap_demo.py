@@ -1,9 +1,10 @@
 import os
+import secrets
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from lmo.demo import load_demo_data
@@ -11,11 +12,28 @@ from staff.roles import GROUP_NAMES, Role
 
 
 class Command(BaseCommand):
-    help = "Create the demo superuser, one demo user per role, and demo data (idempotent)."
+    help = (
+        "Create the demo superuser, one demo user per role, and demo data (idempotent). "
+        "Refuses to run with DEBUG off unless --allow-without-debug is given."
+    )
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument(
+            "--allow-without-debug",
+            action="store_true",
+            help="Load the demo even though DEBUG is off (a staging copy, never production).",
+        )
 
     @transaction.atomic
-    def handle(self, *args, **options) -> None:
-        password = os.environ.get("DEMO_PASSWORD") or "demo-password"
+    def handle(self, *args, allow_without_debug: bool = False, **options) -> None:
+        if not settings.DEBUG and not allow_without_debug:
+            # Demo logins on a production database would be a way in for anyone.
+            raise CommandError(
+                "DEBUG is off: demo users and data are not loaded. "
+                "Pass --allow-without-debug to load them anyway."
+            )
+        # No fixed fallback: without DEMO_PASSWORD the demo logins get a random password.
+        password = os.environ.get("DEMO_PASSWORD") or secrets.token_urlsafe(12)
         User = get_user_model()
         logins = []
         admin, _ = User.objects.get_or_create(
@@ -42,6 +60,8 @@ class Command(BaseCommand):
         self.stdout.write(f"  Logins (password for all: {password}):")
         for username, label in logins:
             self.stdout.write(f"    {username:<14} {label}")
-        secrets = " ".join(settings.LMO_WEBHOOK_SECRETS) or "(none: set LMO_WEBHOOK_SECRETS)"
-        self.stdout.write(f"  Webhook secret: {secrets}")
+        webhook_secrets = (
+            " ".join(settings.LMO_WEBHOOK_SECRETS) or "(none: set LMO_WEBHOOK_SECRETS)"
+        )
+        self.stdout.write(f"  Webhook secret: {webhook_secrets}")
         self.stdout.write("  Console: http://127.0.0.1:8000/admin/")

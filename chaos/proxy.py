@@ -1,0 +1,116 @@
+"""A TCP proxy whose faults the chaos run switches: pass traffic, refuse connections,
+hang (accept and forward nothing, on new and open connections alike), or cut everything."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+import time
+
+PASS, REFUSE, HANG = "pass", "refuse", "hang"
+
+
+class FaultProxy:
+    """127.0.0.1:`port` -> `upstream`. One thread per direction per connection: the chaos
+    run opens a few dozen connections at most."""
+
+    def __init__(self, port: int, upstream: tuple[str, int], name: str) -> None:
+        self.port, self.upstream, self.name = port, upstream, name
+        self.mode = PASS
+        self._listener: socket.socket | None = None
+        self._lock = threading.Lock()
+        self._open: set[socket.socket] = set()
+        self._running = True
+        self._listen()
+        threading.Thread(target=self._accept_loop, daemon=True, name=f"{name}-accept").start()
+
+    # --- switches --------------------------------------------------------------------------
+
+    def set_mode(self, mode: str) -> None:
+        """PASS, REFUSE (nothing listens: connection refused) or HANG."""
+        if mode == REFUSE:
+            self.cut()
+            self._close_listener()
+        elif self._listener is None:
+            self._listen()
+        self.mode = mode
+
+    def cut(self) -> None:
+        """Close every open connection (both sides), as a network failure would."""
+        with self._lock:
+            sockets, self._open = list(self._open), set()
+        for sock in sockets:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+
+    def close(self) -> None:
+        self._running = False
+        self.cut()
+        self._close_listener()
+
+    # --- plumbing --------------------------------------------------------------------------
+
+    def _listen(self) -> None:
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", self.port))
+        listener.listen(256)
+        listener.settimeout(0.2)
+        self._listener = listener
+
+    def _close_listener(self) -> None:
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            listener.close()
+
+    def _accept_loop(self) -> None:
+        while self._running:
+            listener = self._listener
+            if listener is None:
+                time.sleep(0.05)
+                continue
+            try:
+                client, _ = listener.accept()
+            except (TimeoutError, OSError):
+                continue
+            self._track(client)
+            if self.mode == HANG:
+                continue  # held open, never answered
+            try:
+                upstream = socket.create_connection(self.upstream, timeout=5)
+            except OSError:
+                self._drop(client)
+                continue
+            upstream.settimeout(None)
+            self._track(upstream)
+            for source, target in ((client, upstream), (upstream, client)):
+                threading.Thread(
+                    target=self._pump, args=(source, target), daemon=True, name=self.name
+                ).start()
+
+    def _pump(self, source: socket.socket, target: socket.socket) -> None:
+        try:
+            while True:
+                data = source.recv(65536)
+                if not data:
+                    break
+                while self.mode == HANG:
+                    time.sleep(0.05)  # stop answering; the bytes wait, as in a stuck network
+                target.sendall(data)
+        except OSError:
+            pass
+        finally:
+            self._drop(source)
+            self._drop(target)
+
+    def _track(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._open.add(sock)
+
+    def _drop(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._open.discard(sock)
+        with contextlib.suppress(OSError):
+            sock.close()
