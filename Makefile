@@ -21,6 +21,7 @@ venv: $(STAMP)
 .env:
 	@$(PYTHON) -c "import secrets,base64; \
 print('DEBUG=1'); \
+print('LMO_SIMULATED_CLOCK=1'); \
 print('SECRET_KEY=' + secrets.token_urlsafe(50)); \
 print('LMO_WEBHOOK_SECRETS=whsec_' + base64.b64encode(secrets.token_bytes(24)).decode()); \
 print('DEMO_PASSWORD=' + secrets.token_urlsafe(9))" > .env

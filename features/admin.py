@@ -3,6 +3,7 @@ on many licenses at once through the same service the license page uses."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django import forms
@@ -11,16 +12,24 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from core.console import IntermediateActionMixin
+from core.salesforce_ids import ORG_PREFIX, try_normalize
 from licenses.choices import TERMINAL_STATUSES, LicenseStatus
 from licenses.models import License
+from lmo import clock
 from packages.models import PackageVersion
 
 from .choices import DataType, Direction
 from .models import FeatureParameter
-from .services import feature_parameter_create, feature_parameter_update, feature_value_bulk_set
+from .services import (
+    feature_override_bulk_set,
+    feature_parameter_create,
+    feature_parameter_update,
+    feature_value_bulk_set,
+)
 
 DEFAULT_FIELDS = {data_type: f"default_{data_type}" for data_type in DataType.values}
 MAX_REPORTED_REFUSALS = 50
+MAX_PILOT_ORGS = 500
 
 
 class FeatureParameterForm(forms.ModelForm):
@@ -76,7 +85,42 @@ class BulkValueForm(forms.Form):
         label="Only on version",
         help_text="Empty: every version.",
     )
+    org_ids = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4, "cols": 40}),
+        label="Only these orgs",
+        help_text="Org ids (15 or 18 characters), one per line or comma separated, for a "
+        f"pilot of up to {MAX_PILOT_ORGS} orgs. Empty: every license that matches above.",
+    )
+    until = forms.DateTimeField(
+        required=False,
+        label="Until (UTC)",
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        help_text="Set: the value holds until then, and the sweep puts back what each license "
+        "had (a pilot). Empty: the value stays.",
+    )
     reason = forms.CharField(required=False, max_length=500, label="Reason (written to history)")
+
+    def clean_org_ids(self) -> list[str]:
+        raw = [part for part in re.split(r"[\s,;]+", self.cleaned_data["org_ids"]) if part]
+        normalized, bad = [], []
+        for part in raw:
+            org_id = try_normalize(part, prefix=ORG_PREFIX)
+            if org_id:
+                normalized.append(org_id)
+            else:
+                bad.append(part)
+        if bad:
+            raise forms.ValidationError(f"Not org ids: {', '.join(bad[:10])}.")
+        if len(set(normalized)) > MAX_PILOT_ORGS:
+            raise forms.ValidationError(f"At most {MAX_PILOT_ORGS} orgs at once.")
+        return list(dict.fromkeys(normalized))
+
+    def clean_until(self):
+        until = self.cleaned_data.get("until")
+        if until is not None and until <= clock.now():
+            raise forms.ValidationError("Give a time in the future.")
+        return until
 
     def __init__(self, *args, parameter: FeatureParameter, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -189,20 +233,34 @@ class FeatureParameterAdmin(IntermediateActionMixin, admin.ModelAdmin):
             )
             if data["version"] is not None:
                 licenses = licenses.filter(version=data["version"])
-            results = feature_value_bulk_set(
-                parameter=parameter,
-                licenses=licenses.order_by("pk").iterator(chunk_size=500),
-                value=data["value"],
-                by=request.user,
-                reason=data["reason"],
-            )
+            if data["org_ids"]:
+                licenses = licenses.filter(org_id__in=data["org_ids"])
+            chosen = licenses.order_by("pk").iterator(chunk_size=500)
+            if data["until"] is not None:
+                results = feature_override_bulk_set(
+                    parameter=parameter,
+                    licenses=chosen,
+                    value=data["value"],
+                    until=data["until"],
+                    by=request.user,
+                    reason=data["reason"],
+                )
+            else:
+                results = feature_value_bulk_set(
+                    parameter=parameter,
+                    licenses=chosen,
+                    value=data["value"],
+                    by=request.user,
+                    reason=data["reason"],
+                )
             changed = sum(1 for r in results if r.outcome == "changed")
             unchanged = sum(1 for r in results if r.outcome == "unchanged")
             refused = [r for r in results if r.outcome == "refused"]
+            until = f" until {data['until']:%Y-%m-%d %H:%M} UTC" if data["until"] else ""
             messages.success(
                 request,
-                f"{parameter.developer_name} = {data['value']}: {changed} license(s) changed, "
-                f"{unchanged} already had it, {len(refused)} refused.",
+                f"{parameter.developer_name} = {data['value']}{until}: {changed} license(s) "
+                f"changed, {unchanged} already had it, {len(refused)} refused.",
             )
             for result in refused[:MAX_REPORTED_REFUSALS]:
                 messages.error(request, f"{result.license_name} refused: {result.message}")

@@ -162,6 +162,9 @@ class FeatureParameterValue(TypedValueMixin, models.Model):
         related_name="+",
         db_index=False,
     )
+    # The end of the FeatureOverride that set this value, if one is running: kept here so
+    # the license check reads it in its one query.
+    override_until = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["parameter__developer_name"]
@@ -194,3 +197,81 @@ class FeatureParameterValue(TypedValueMixin, models.Model):
     @value.setter
     def value(self, raw: object) -> None:
         self._write_typed("value_", raw)
+
+
+class FeatureOverride(TypedValueMixin, models.Model):
+    """An LMO-to-subscriber value set on one license until a time (a two-week pilot of a
+    premium feature). When it lapses the sweep puts back the value it replaced, or the
+    package default if the value it replaced was the default and the default has changed."""
+
+    license = models.ForeignKey(
+        "licenses.License", on_delete=models.CASCADE, related_name="feature_overrides"
+    )
+    parameter = models.ForeignKey(
+        FeatureParameter, on_delete=models.CASCADE, related_name="overrides", db_index=False
+    )
+    data_type = models.CharField(max_length=10, choices=DataType.choices, editable=False)
+    value_boolean = models.BooleanField(null=True, blank=True, editable=False)
+    value_integer = models.IntegerField(null=True, blank=True, editable=False)
+    value_date = models.DateField(null=True, blank=True, editable=False)
+    previous_boolean = models.BooleanField(null=True, blank=True, editable=False)
+    previous_integer = models.IntegerField(null=True, blank=True, editable=False)
+    previous_date = models.DateField(null=True, blank=True, editable=False)
+    previous_was_default = models.BooleanField(default=False, editable=False)
+    until = models.DateTimeField()
+    created_at = models.DateTimeField(editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
+    )
+    reason = models.TextField(blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True, editable=False)
+    end_reason = models.CharField(max_length=200, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["license", "parameter"],
+                condition=Q(ended_at__isnull=True),
+                name="feature_override_one_running",
+            ),
+            _typed_columns_check("value_", "feature_override_value_typed"),
+            _typed_columns_check("previous_", "feature_override_previous_typed"),
+        ]
+        indexes = [
+            # The sweep's question: which running overrides have lapsed?
+            models.Index(
+                fields=["until"],
+                condition=Q(ended_at__isnull=True),
+                name="feature_override_due_idx",
+            ),
+            models.Index(fields=["parameter"], name="feature_override_parameter_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.parameter.developer_name}={self.value} until {self.until:%Y-%m-%d %H:%M}"
+
+    @property
+    def value(self) -> FeatureValue:
+        return self._read_typed("value_")
+
+    @value.setter
+    def value(self, raw: object) -> None:
+        self._write_typed("value_", raw)
+
+    @property
+    def previous_value(self) -> FeatureValue:
+        return self._read_typed("previous_")
+
+    @previous_value.setter
+    def previous_value(self, raw: object) -> None:
+        self._write_typed("previous_", raw)
+
+    @property
+    def is_running(self) -> bool:
+        return self.ended_at is None

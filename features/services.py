@@ -4,19 +4,33 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from jobs.choices import SweepJob
+from jobs.services import SweepResult, sweep_finish, sweep_start
 from licenses.cache import license_checks_invalidate
 from licenses.choices import Actor, EventKind
 from licenses.exceptions import LicenseError
 from licenses.models import License
+from lmo import clock
 
 from .choices import MAX_PARAMETERS_PER_PACKAGE, Direction
-from .exceptions import ParameterImmutable, ParameterLimitReached, WrongDirection
-from .models import IMMUTABLE_PARAMETER_FIELDS, FeatureParameter, FeatureParameterValue
+from .exceptions import (
+    FeatureError,
+    ParameterImmutable,
+    ParameterLimitReached,
+    WrongDirection,
+)
+from .models import (
+    IMMUTABLE_PARAMETER_FIELDS,
+    FeatureOverride,
+    FeatureParameter,
+    FeatureParameterValue,
+)
 from .values import coerce_feature_value, to_json
 
 if TYPE_CHECKING:
@@ -149,12 +163,28 @@ def feature_value_set(
         parameter=parameter,
         defaults={"data_type": parameter.data_type},
     )
+    running = _override_running(license=license, parameter=parameter)
+    if running is not None:
+        # A value set by hand replaces the pilot: nothing is put back when it would have ended.
+        _override_end(running, reason="replaced by a value set directly")
+        row.override_until = None
     if row.value == typed:
+        if running is not None:
+            row.save(update_fields=["override_until", "updated_at"])
+            license.record_event(
+                EventKind.FEATURE_CHANGED,
+                by=by if by is not None else Actor.SYSTEM,
+                before={parameter.developer_name: to_json(typed)},
+                after={parameter.developer_name: to_json(typed)},
+                reason=_joined("override replaced by a value set directly", reason),
+            )
         return False
     before = row.value
     row.value = typed
     row.updated_by = by if not isinstance(by, str) and by is not None else None
     row.save()
+    if running is not None:
+        reason = _joined("override replaced by a value set directly", reason)
     license.record_event(
         EventKind.FEATURE_CHANGED,
         by=by if by is not None else Actor.SYSTEM,
@@ -164,6 +194,202 @@ def feature_value_set(
         reason=reason,
     )
     return True
+
+
+def _joined(*parts: str) -> str:
+    return "; ".join(part for part in parts if part)
+
+
+def _override_running(*, license: License, parameter: FeatureParameter) -> FeatureOverride | None:
+    return (
+        FeatureOverride.objects.select_for_update()
+        .filter(license=license, parameter=parameter, ended_at__isnull=True)
+        .first()
+    )
+
+
+def _override_end(override: FeatureOverride, *, reason: str) -> None:
+    override.ended_at = clock.now()
+    override.end_reason = reason[:200]
+    override.save(update_fields=["ended_at", "end_reason"])
+
+
+def _check_settable(license: License, parameter: FeatureParameter) -> None:
+    license.ensure_editable(f"change {parameter.developer_name}")
+    if parameter.package_id != license.package_id:
+        raise ValidationError(
+            {parameter.developer_name: "This parameter belongs to another package."}
+        )
+    if parameter.direction != Direction.LMO_TO_SUBSCRIBER:
+        raise WrongDirection(
+            f"{parameter.developer_name} is set by the subscriber org only; it is read-only here."
+        )
+
+
+@transaction.atomic
+def feature_override_set(
+    *,
+    license: License,
+    parameter: FeatureParameter,
+    value: Any,
+    until: datetime,
+    by: Any,
+    reason: str = "",
+) -> FeatureOverride:
+    """Give one license an LMO-to-subscriber value until `until`; the sweep puts back what
+    it replaced when it lapses. A second override of the same parameter replaces the first
+    and keeps the value from before the first, so the pilot still ends where it began."""
+    license._lock()
+    _check_settable(license, parameter)
+    now = clock.now()
+    if until is None or until <= now:
+        raise ValidationError(
+            {"until": "An override must end in the future."}, code="until_in_past"
+        )
+    typed = coerce_feature_value(parameter.data_type, value, field=parameter.developer_name)
+    row, _ = FeatureParameterValue.objects.select_for_update().get_or_create(
+        license=license, parameter=parameter, defaults={"data_type": parameter.data_type}
+    )
+    running = _override_running(license=license, parameter=parameter)
+    override = FeatureOverride(
+        license=license,
+        parameter=parameter,
+        data_type=parameter.data_type,
+        until=until,
+        created_at=now,
+        created_by=by if not isinstance(by, str) and by is not None else None,
+        reason=reason,
+    )
+    override.value = typed
+    if running is not None:
+        override.previous_value = running.previous_value
+        override.previous_was_default = running.previous_was_default
+        _override_end(running, reason=f"replaced by an override until {until.isoformat()}")
+    else:
+        override.previous_value = row.value
+        override.previous_was_default = row.value == parameter.default_value
+    override.save()
+    before = row.value
+    row.value = typed
+    row.override_until = until
+    row.updated_by = override.created_by
+    row.save()
+    license.record_event(
+        EventKind.FEATURE_CHANGED,
+        by=by if by is not None else Actor.SYSTEM,
+        before={parameter.developer_name: to_json(before)},
+        after={parameter.developer_name: to_json(typed), "until": until},
+        reason=_joined(f"override until {until.isoformat()}", reason),
+    )
+    return override
+
+
+def feature_override_bulk_set(
+    *,
+    parameter: FeatureParameter,
+    licenses: Iterable[License],
+    value: Any,
+    until: datetime,
+    by: Any,
+    reason: str = "",
+) -> list[BulkResult]:
+    """The same override on many licenses (a pilot for 20 orgs); each succeeds or is
+    refused alone."""
+    results = []
+    for license in licenses:
+        try:
+            feature_override_set(
+                license=license,
+                parameter=parameter,
+                value=value,
+                until=until,
+                by=by,
+                reason=reason,
+            )
+        except (LicenseError, FeatureError, ValidationError) as exc:
+            results.append(BulkResult(license.pk, license.name, "refused", _message(exc)))
+            continue
+        results.append(BulkResult(license.pk, license.name, "changed"))
+    return results
+
+
+def _message(exc: Exception) -> str:
+    return getattr(exc, "message", None) or "; ".join(getattr(exc, "messages", [str(exc)]))
+
+
+def feature_overrides_due(*, now: datetime):
+    """Running overrides whose end has come (served by the partial index on until)."""
+    return FeatureOverride.objects.filter(ended_at__isnull=True, until__lte=now)
+
+
+@transaction.atomic
+def feature_override_end(*, override_id: int, now: datetime) -> bool:
+    """Put back the value a lapsed override replaced, with a feature_changed row whose
+    reason says the override ended. False if it had already ended (another sweep did it,
+    or it was replaced): each override ends exactly once."""
+    license = License.objects.get(feature_overrides__pk=override_id)
+    # The license first, as every feature change locks it: no deadlock with a staff edit.
+    license._lock()
+    override = (
+        FeatureOverride.objects.select_for_update()
+        .select_related("parameter")
+        .filter(pk=override_id, ended_at__isnull=True, until__lte=now)
+        .first()
+    )
+    if override is None:
+        return False
+    parameter = override.parameter
+    reason = f"override ended (set until {override.until.isoformat()})"
+    if license.is_locked:
+        # Uninstalled: its values are frozen, so nothing is put back.
+        _override_end(override, reason="ended; license uninstalled, values frozen")
+        return True
+    _override_end(override, reason="ended")
+    restored = parameter.default_value if override.previous_was_default else override.previous_value
+    row = FeatureParameterValue.objects.select_for_update().get(
+        license=license, parameter=parameter
+    )
+    before = row.value
+    row.value = restored
+    row.override_until = None
+    row.updated_by = None
+    row.save()
+    license.record_event(
+        EventKind.FEATURE_CHANGED,
+        by=Actor.SYSTEM,
+        before={parameter.developer_name: to_json(before)},
+        after={parameter.developer_name: to_json(restored)},
+        reason=reason,
+        at=now,
+    )
+    return True
+
+
+def feature_overrides_end_due(*, now: datetime, batch_size: int = VALUE_BATCH_SIZE) -> int:
+    """End every override whose time has come; returns how many this run ended."""
+    ended = 0
+    while True:
+        ids = list(
+            feature_overrides_due(now=now)
+            .order_by("until", "pk")
+            .values_list("pk", flat=True)[:batch_size]
+        )
+        if not ids:
+            return ended
+        progressed = 0
+        for override_id in ids:
+            if feature_override_end(override_id=override_id, now=now):
+                progressed += 1
+        ended += progressed
+        if progressed == 0:
+            # Another sweep ended these between our read and our locks; it has the rest too.
+            return ended
+
+
+def feature_overrides_sweep(*, now: datetime) -> SweepResult:
+    """The scheduled run that ends lapsed overrides, recorded like the license sweeps."""
+    run = sweep_start(job=SweepJob.END_OVERRIDES)
+    return sweep_finish(run, count=feature_overrides_end_due(now=now), batches=1)
 
 
 @dataclass(frozen=True)
@@ -209,6 +435,11 @@ def license_feature_map(license: License, *, direction: str | None = None) -> di
 
 __all__ = [
     "BulkResult",
+    "feature_override_bulk_set",
+    "feature_override_end",
+    "feature_override_set",
+    "feature_overrides_due",
+    "feature_overrides_end_due",
     "feature_parameter_create",
     "feature_parameter_update",
     "feature_value_bulk_set",

@@ -6,6 +6,8 @@ from django.db import models
 class SweepJob(models.TextChoices):
     EXPIRE_LICENSES = "expire_licenses", "Expire licenses"
     NOTIFY_EXPIRING_SOON = "notify_expiring_soon", "Notify expiring soon"
+    NOTE_GRACE = "note_grace", "Record licenses entering grace"
+    END_OVERRIDES = "end_overrides", "End lapsed feature overrides"
 
 
 class OutboxStatus(models.TextChoices):

@@ -7,9 +7,9 @@ from typing import Any
 
 from django.db import transaction
 from django.db.models import Q
-from django.utils import timezone
 
 from licenses.models import License
+from lmo import clock
 
 from .choices import LeadStatus
 from .exceptions import LeadAlreadyConverted, LeadMergeError
@@ -53,7 +53,7 @@ def lead_convert(
     lead.status = LeadStatus.CONVERTED
     lead.converted_account = account
     lead.converted_contact = contact
-    lead.converted_at = timezone.now()
+    lead.converted_at = clock.now()
     lead.save(
         update_fields=[
             "status",

@@ -19,7 +19,13 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from packages.choices import MAX_SEATS
 
-from .choices import ALLOWED_TRANSITIONS, TERMINAL_STATUSES, statuses_allowing
+from .choices import (
+    ALLOWED_TRANSITIONS,
+    MAX_RENEWAL_DAYS,
+    RENEWAL_RULE,
+    TERMINAL_STATUSES,
+    statuses_allowing,
+)
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -35,13 +41,14 @@ MAX_REASON_LENGTH = 2000
 class ActionField:
     """One input of an action, as the License method names it.
 
-    `kind` picks the widget and the checks: `seats` (1 to MAX_SEATS or -1), `datetime`
+    `kind` picks the widget and the checks: `seats` (1 to MAX_SEATS or -1), `days` (a term,
+    1 to MAX_RENEWAL_DAYS), `datetime`
     (aware, UTC in the console) or `text`. A `nullable` datetime takes None for "does not
     expire"; when it is also `required`, the caller must say so explicitly.
     """
 
     name: str
-    kind: Literal["seats", "datetime", "text"]
+    kind: Literal["seats", "days", "datetime", "text"]
     label: str
     help_text: str = ""
     required: bool = False
@@ -170,6 +177,24 @@ ACTIONS: dict[str, LicenseAction] = {
             ),
             example={"until": "2026-11-25T12:00:00Z", "reason": "Evaluation needs two more weeks"},
             refusals=("invalid_transition", "license_locked", "trial_limit_exceeded"),
+        ),
+        LicenseAction(
+            "renew",
+            "Renew (add a term)",
+            "Renewed",
+            CHANGE_STATUS,
+            f"Adds a term to a license that was bought. {RENEWAL_RULE} A trial cannot be "
+            "renewed (activate it); `days` defaults to the package's `license_days`.",
+            fields=(
+                ActionField(
+                    "days",
+                    "days",
+                    "Term (days)",
+                    f"1 to {MAX_RENEWAL_DAYS}; empty: the package's license_days. {RENEWAL_RULE}",
+                ),
+                _reason(),
+            ),
+            example={"days": 365, "reason": "Renewal invoice 2027-031 paid"},
         ),
         LicenseAction(
             "set_seats",

@@ -9,7 +9,6 @@ from django.db.models import Q, QuerySet
 from django.db.models.functions import Lower
 from django.http import HttpRequest
 from django.urls import path, reverse
-from django.utils import timezone
 from django.utils.html import format_html
 
 from core.console import IntermediateActionMixin
@@ -17,6 +16,7 @@ from core.paginator import EstimatedCountPaginator
 from core.salesforce_ids import ORG_PREFIX, try_normalize
 from dashboards.admin_filters import DashboardSegmentFilter, FeatureFilter
 from leads.models import Account, Lead
+from lmo import clock
 from packages.models import PackageVersion, seats_display
 
 from .actions import ACTIONS, LicenseAction
@@ -45,7 +45,7 @@ def status_badge(status: str, label: str | None = None) -> str:
 def expiry_display(expires_at: dt.datetime | None, now: dt.datetime | None = None) -> str:
     if expires_at is None:
         return format_html('<span class="lmo-muted">{}</span>', "Does not expire")
-    now = now or timezone.now()
+    now = now or clock.now()
     days = (expires_at - now).days
     if expires_at <= now:
         note, css = f"{-days} days ago" if days < 0 else "today", "lmo-late"
@@ -112,12 +112,28 @@ class ExpiringFilter(admin.SimpleListFilter):
 
     def queryset(self, request, queryset):
         if self.value() in ("7", "30"):
-            now = timezone.now()
+            now = clock.now()
             return queryset.filter(
                 status__in=EXPIRING_STATUSES,
                 expires_at__gt=now,
                 expires_at__lte=now + dt.timedelta(days=int(self.value())),
             )
+        return queryset
+
+
+class GraceFilter(admin.SimpleListFilter):
+    """Trials and active licenses past their end but within their package's grace: the
+    customers still running who will be cut off unless someone acts."""
+
+    title = "grace"
+    parameter_name = "grace"
+
+    def lookups(self, request, model_admin):
+        return [("in", "in grace")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "in":
+            return queryset.in_grace(clock.now())
         return queryset
 
 
@@ -143,6 +159,7 @@ class LicenseAdmin(LicensePageFields, IntermediateActionMixin, admin.ModelAdmin)
         VersionFilter,
         ("is_sandbox", admin.BooleanFieldListFilter),
         ExpiringFilter,
+        GraceFilter,
         DashboardSegmentFilter,
         FeatureFilter,
     )
@@ -184,6 +201,13 @@ class LicenseAdmin(LicensePageFields, IntermediateActionMixin, admin.ModelAdmin)
 
     @admin.display(description="Status")
     def status_display(self, obj: License) -> str:
+        access = obj.access()
+        if access.grace_ends_at is not None:
+            return format_html(
+                '{} <span class="lmo-badge lmo-badge--grace">grace until {}</span>',
+                status_badge(obj.status),
+                f"{access.grace_ends_at:%Y-%m-%d %H:%M}",
+            )
         return status_badge(obj.status)
 
     @admin.display(description="Seats / used")

@@ -7,6 +7,7 @@ from typing import Any
 from django import forms
 
 from core.dates import DISPLAY_FORMAT
+from licenses.choices import MAX_RENEWAL_DAYS
 from packages.choices import MAX_SEATS, SITE_LICENSE
 from packages.models import validate_seats
 
@@ -28,6 +29,10 @@ def _field(spec: ActionField) -> forms.Field:
             max_value=MAX_SEATS,
             validators=[validate_seats],
             **options,
+        )
+    if spec.kind == "days":
+        return forms.IntegerField(
+            required=spec.required, min_value=1, max_value=MAX_RENEWAL_DAYS, **options
         )
     if spec.kind == "datetime":
         return forms.DateTimeField(

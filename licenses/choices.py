@@ -34,6 +34,8 @@ ALLOWED_TRANSITIONS: dict[str, dict[str, frozenset[str]]] = {
     },
     # Never back to trial: once bought, a license cannot become a trial again.
     _S.ACTIVE: {
+        # A renewal adds a term; the license stays active.
+        _S.ACTIVE: frozenset({"renew"}),
         _S.SUSPENDED: frozenset({"suspend"}),
         _S.EXPIRED: frozenset({"expire"}),
         _S.UNINSTALLED: frozenset({"mark_uninstalled"}),
@@ -46,7 +48,8 @@ ALLOWED_TRANSITIONS: dict[str, dict[str, frozenset[str]]] = {
         _S.UNINSTALLED: frozenset({"mark_uninstalled"}),
     },
     _S.EXPIRED: {
-        _S.ACTIVE: frozenset({"activate"}),
+        # The customer buys (activate), or a license that was bought is renewed.
+        _S.ACTIVE: frozenset({"activate", "renew"}),
         _S.TRIAL: frozenset({"extend_trial"}),
         _S.SUSPENDED: frozenset({"suspend"}),
         _S.UNINSTALLED: frozenset({"mark_uninstalled"}),
@@ -60,7 +63,17 @@ ALLOWED_TRANSITIONS: dict[str, dict[str, frozenset[str]]] = {
 REFUSAL_REASONS: dict[tuple[str, str] | str, str] = {
     (_S.ACTIVE, "extend_trial"): "a license that was bought cannot become a trial again",
     "reinstate": "only a suspended license can be reinstated",
+    (_S.TRIAL, "renew"): "a trial cannot be renewed; activate it instead",
+    "renew": "only an active or expired license that was bought can be renewed",
 }
+
+# Renewal (License.renew): where the new term starts, said once for the model, the
+# console's form and the API's description.
+RENEWAL_RULE = (
+    "The new term starts at the old end if it has not passed yet, otherwise now; "
+    "an expired license becomes active again."
+)
+MAX_RENEWAL_DAYS = 3660
 
 
 def is_allowed(current: str, target: str, move: str | None = None) -> bool:
@@ -108,6 +121,10 @@ class EventKind(models.TextChoices):
     USAGE_REPORTED = "usage_reported", "Usage reported"
     UNINSTALLED = "uninstalled", "Uninstalled"
     EXPIRING_SOON = "expiring_soon", "Expiring soon"
+    GRACE_STARTED = "grace_started", "Grace period started"
+    RENEWED = "renewed", "Renewed"
 
 
 TRIAL_MAX_DAYS = 90
+# What the license check answers for a trial or active license past its end, within grace.
+GRACE_CODE = "GRACE"

@@ -28,7 +28,7 @@ from core.salesforce_ids import ORG_PREFIX, try_normalize
 from core.spreadsheet import csv_row
 from features.choices import DataType, Direction
 from features.exceptions import FeatureError
-from features.models import FeatureParameterValue
+from features.models import FeatureOverride, FeatureParameterValue
 from leads.models import Account, Lead
 from packages.models import seats_display
 
@@ -191,6 +191,13 @@ def feature_values_form(values: list[FeatureParameterValue], data=None) -> forms
     for value in values:
         form.fields[f"param_{value.parameter_id}"] = _feature_field(value)
         form.initial[f"param_{value.parameter_id}"] = _initial(value)
+    form.fields["until"] = forms.DateTimeField(
+        required=False,
+        label="Until (UTC, optional)",
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        help_text="Set: the values changed here hold until then, and the sweep puts back "
+        "what they replaced (a pilot). Empty: they stay.",
+    )
     form.fields["reason"] = forms.CharField(
         required=False, max_length=500, label="Reason (written to history)"
     )
@@ -264,6 +271,11 @@ def license_page_context(request: HttpRequest, obj: License) -> dict[str, Any]:
         "license": obj,
         "locked": obj.is_locked,
         "feature_values": values,
+        "running_overrides": list(
+            FeatureOverride.objects.filter(license=obj, ended_at__isnull=True)
+            .select_related("parameter")
+            .order_by("until")
+        ),
         "readonly_values": [
             v for v in values if not (can_edit_features and v.parameter.is_lmo_to_subscriber)
         ],
@@ -290,7 +302,7 @@ class FeatureValuesView(View):
     model_admin: ModelAdmin | None = None
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
-        from features.services import feature_value_set
+        from features.services import feature_override_set, feature_value_set
 
         if not (
             self.model_admin.has_view_permission(request)
@@ -316,24 +328,36 @@ class FeatureValuesView(View):
                 messages.error(request, f"{label}: {' '.join(errors)}")
             return HttpResponseRedirect(change_url)
         changed, refused = [], []
+        until = form.cleaned_data.get("until")
+        until_note = f" until {until:%Y-%m-%d %H:%M}" if until else ""
         for value in values:
             new = form.cleaned_data[f"param_{value.parameter_id}"]
             if new == value.value:
                 continue
             try:
-                feature_value_set(
-                    license=license,
-                    parameter=value.parameter,
-                    value=new,
-                    by=request.user,
-                    reason=form.cleaned_data["reason"],
-                )
+                if until is not None:
+                    feature_override_set(
+                        license=license,
+                        parameter=value.parameter,
+                        value=new,
+                        until=until,
+                        by=request.user,
+                        reason=form.cleaned_data["reason"],
+                    )
+                else:
+                    feature_value_set(
+                        license=license,
+                        parameter=value.parameter,
+                        value=new,
+                        by=request.user,
+                        reason=form.cleaned_data["reason"],
+                    )
             except (LicenseError, FeatureError) as exc:
                 refused.append(f"{value.parameter.developer_name}: {exc.message}")
             except ValidationError as exc:
                 refused.append(f"{value.parameter.developer_name}: {' '.join(exc.messages)}")
             else:
-                changed.append(value.parameter.developer_name)
+                changed.append(value.parameter.developer_name + until_note)
         if changed:
             messages.success(request, f"{license.name}: set {', '.join(changed)}.")
         for message in refused:

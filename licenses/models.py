@@ -7,6 +7,8 @@ and writes exactly one LicenseEvent.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -15,17 +17,19 @@ from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models, transaction
 from django.db.models import Q
-from django.utils import timezone
 
 from core.dates import format_utc
 from core.salesforce_ids import ORG_PREFIX, SalesforceIdField, try_normalize
+from lmo import clock
 from packages.choices import MAX_SEATS, SITE_LICENSE
 from packages.models import seats_display, validate_seats
 
 from .choices import (
     ALLOWED_TRANSITIONS,
     EXPIRING_STATUSES,
+    GRACE_CODE,
     LIVE_STATUSES,
+    MAX_RENEWAL_DAYS,
     REFUSAL_REASONS,
     TERMINAL_STATUSES,
     TRIAL_MAX_DAYS,
@@ -77,6 +81,23 @@ class LicenseQuerySet(models.QuerySet):
         """Licenses that are not frozen (still installed)."""
         return self.exclude(status__in=TERMINAL_STATUSES)
 
+    def due_for_expiry(self, now: datetime) -> LicenseQuerySet:
+        """Trials and active licenses whose end, and their package's grace after it, has
+        passed (served by the status+expiry index, one range per grace length in use)."""
+        return self.filter(status__in=EXPIRING_STATUSES).filter(
+            _grace_windows_q(now, lambda grace: Q(expires_at__lte=now - grace))
+        )
+
+    def in_grace(self, now: datetime) -> LicenseQuerySet:
+        """Trials and active licenses past their end but within their package's grace."""
+        return self.filter(status__in=EXPIRING_STATUSES).filter(
+            _grace_windows_q(
+                now,
+                lambda grace: Q(expires_at__lte=now, expires_at__gt=now - grace),
+                skip_zero=True,
+            )
+        )
+
     def visible_to(self, user) -> LicenseQuerySet:
         """License data is private: only users whose role may view licenses see any."""
         if user is not None and user.is_active and user.has_perm("licenses.view_license"):
@@ -84,18 +105,76 @@ class LicenseQuerySet(models.QuerySet):
         return self.none()
 
 
-def access_allowed(status: str, expires_at: datetime | None, now: datetime) -> bool:
-    """May an org whose license has this status and end use the package at `now`? (Also
-    for the license check, which answers from its cached columns without a License.)"""
-    # A trial always has an end (a database constraint), so "no end" means a bought license.
-    return status in LIVE_STATUSES and (expires_at is None or expires_at > now)
+def _grace_windows_q(
+    now: datetime, window: Callable[[timedelta], Q], *, skip_zero: bool = False
+) -> Q:
+    """OR of `window(grace)` for each grace length packages use, limited to those packages
+    (no join: the package ids are literals, and a single length needs no package filter)."""
+    from packages.models import Package
+
+    by_grace: dict[int, list[int]] = {}
+    for pk, days in Package.objects.values_list("pk", "grace_days"):
+        by_grace.setdefault(days, []).append(pk)
+    if skip_zero:
+        by_grace.pop(0, None)
+    if not by_grace:
+        return Q(pk__in=[]) if skip_zero else window(timedelta(0))
+    if len(by_grace) == 1 and not skip_zero:
+        return window(timedelta(days=next(iter(by_grace))))
+    condition = Q(pk__in=[])
+    for days, package_pks in sorted(by_grace.items()):
+        condition |= Q(package_id__in=package_pks) & window(timedelta(days=days))
+    return condition
 
 
-def access_code(status: str, expires_at: datetime | None, now: datetime) -> str:
-    """ACTIVE / TRIAL / EXPIRED / SUSPENDED / UNINSTALLED as the subscriber sees it."""
-    if status in EXPIRING_STATUSES and not access_allowed(status, expires_at, now):
-        return LicenseStatus.EXPIRED.upper()
-    return status.upper()
+@dataclass(frozen=True)
+class Access:
+    """The license check's verdict at one instant: may the org run the package, the code the
+    managed package sees, and when its grace ends if it is in grace."""
+
+    allowed: bool
+    code: str
+    grace_ends_at: datetime | None = None
+
+
+def license_access(
+    status: str, expires_at: datetime | None, now: datetime, *, grace_days: int = 0
+) -> Access:
+    """The one rule for access: trials and active licenses run until their end (no end: a
+    bought license that does not expire), then for their package's grace days (code
+    GRACE); every other status is refused. The license check answers from its cached
+    columns with this, without loading a License."""
+    if status not in LIVE_STATUSES:
+        return Access(False, status.upper())
+    if expires_at is None or expires_at > now:
+        # A trial always has an end (a database constraint), so "no end" is a bought one.
+        return Access(True, status.upper())
+    grace_ends_at = expires_at + timedelta(days=grace_days)
+    if grace_ends_at > now:
+        return Access(True, GRACE_CODE, grace_ends_at)
+    return Access(False, LicenseStatus.EXPIRED.upper())
+
+
+def access_allowed(
+    status: str, expires_at: datetime | None, now: datetime, *, grace_days: int = 0
+) -> bool:
+    """May an org whose license has this status and end use the package at `now`?"""
+    return license_access(status, expires_at, now, grace_days=grace_days).allowed
+
+
+def access_code(
+    status: str, expires_at: datetime | None, now: datetime, *, grace_days: int = 0
+) -> str:
+    """ACTIVE / TRIAL / GRACE / EXPIRED / SUSPENDED / UNINSTALLED as the subscriber sees it."""
+    return license_access(status, expires_at, now, grace_days=grace_days).code
+
+
+def renewal_term_start(expires_at: datetime | None, now: datetime) -> datetime:
+    """Where a renewal's new term starts (RENEWAL_RULE): the old end if it has not passed,
+    otherwise now, so a late renewal never pays for days already lost."""
+    if expires_at is not None and expires_at > now:
+        return expires_at
+    return now
 
 
 class License(models.Model):
@@ -163,6 +242,13 @@ class License(models.Model):
         null=True, blank=True, editable=False, help_text="Newest subscriber event applied."
     )
     expiring_soon_notified_at = models.DateTimeField(null=True, blank=True, editable=False)
+    grace_noted_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="When the sweep recorded that this license entered its grace period; "
+        "cleared when its end moves.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -244,20 +330,35 @@ class License(models.Model):
             return None
         return self.trial_started_at + timedelta(days=TRIAL_MAX_DAYS)
 
+    @property
+    def grace_ends_at(self) -> datetime | None:
+        """End plus the package's grace, for trials and active licenses that end."""
+        if self.status not in EXPIRING_STATUSES or self.expires_at is None:
+            return None
+        return self.expires_at + self.package.grace
+
+    def access(self, now: datetime | None = None) -> Access:
+        return license_access(
+            self.status, self.expires_at, now or clock.now(), grace_days=self.package.grace_days
+        )
+
     def access_allowed(self, now: datetime | None = None) -> bool:
         """What a managed package asks: may this org use the package right now?"""
-        return access_allowed(self.status, self.expires_at, now or timezone.now())
+        return self.access(now).allowed
 
     def access_code(self, now: datetime | None = None) -> str:
-        """ACTIVE / TRIAL / EXPIRED / SUSPENDED / UNINSTALLED as the subscriber sees it."""
-        return access_code(self.status, self.expires_at, now or timezone.now())
+        """ACTIVE / TRIAL / GRACE / EXPIRED / SUSPENDED / UNINSTALLED as the subscriber sees."""
+        return self.access(now).code
+
+    def in_grace(self, now: datetime | None = None) -> bool:
+        return self.access(now).code == GRACE_CODE
 
     def can(self, move: str, *, now: datetime | None = None) -> bool:
         """Would the transition table and this license's own state let `move` (a License
         method named in the table) succeed at `now`, for some input?"""
         if self.is_locked:
             return False
-        now = now or timezone.now()
+        now = now or clock.now()
         targets = [t for t, moves in ALLOWED_TRANSITIONS[self.status].items() if move in moves]
         return any(self._state_refusal(move, target, now) is None for target in targets)
 
@@ -287,7 +388,7 @@ class License(models.Model):
         """Refuse `move` to `target` unless the transition table allows it from the current
         status and this license's own state does not rule it out."""
         if is_allowed(self.status, target, move):
-            why = self._state_refusal(move, target, now or timezone.now())
+            why = self._state_refusal(move, target, now or clock.now())
             if why is None:
                 return
         else:
@@ -308,6 +409,17 @@ class License(models.Model):
         ):
             # Activating would only do what reinstating does; one way to lift a suspension.
             return "it was active before the suspension: reinstate it"
+        if move == "renew":
+            if not self.was_bought:
+                return "a trial cannot be renewed; activate it instead"
+            if self.expires_at is None:
+                return "it does not expire, so there is no term to renew"
+        if (
+            move == "expire"
+            and self.expires_at is not None
+            and self.expires_at <= now < self.expires_at + self.package.grace
+        ):
+            return f"it is in its grace period until {format_utc(self.grace_ends_at)}"
         return None
 
     def _status_after_suspension(self, now: datetime) -> str:
@@ -316,7 +428,12 @@ class License(models.Model):
         target = self.status_before_suspension or (
             LicenseStatus.TRIAL if self.is_trial_life else LicenseStatus.ACTIVE
         )
-        if target in EXPIRING_STATUSES and self.expires_at is not None and self.expires_at <= now:
+        if (
+            target in EXPIRING_STATUSES
+            and self.expires_at is not None
+            and self.expires_at + self.package.grace <= now
+        ):
+            # Its end and its grace passed meanwhile; within grace it goes back as it was.
             return LicenseStatus.EXPIRED
         return target
 
@@ -339,7 +456,7 @@ class License(models.Model):
         actor, user = _actor(by)
         event = LicenseEvent.objects.create(
             license=self,
-            at=at or timezone.now(),
+            at=at or clock.now(),
             actor=actor,
             actor_user=user,
             kind=kind,
@@ -364,12 +481,16 @@ class License(models.Model):
         quiet_changes: dict[str, Any] | None = None,
     ) -> LicenseEvent:
         """Save the changed fields and write one history row with their old and new values."""
+        quiet_changes = dict(quiet_changes or {})
+        if "expires_at" in changes and changes["expires_at"] != self.expires_at:
+            # A new end: a later grace period is a new one, recorded again.
+            quiet_changes["grace_noted_at"] = None
         before = {field: self._event_value(field) for field in changes}
         was = LicenseSnapshot.of(self)
-        for field, value in {**changes, **(quiet_changes or {})}.items():
+        for field, value in {**changes, **quiet_changes}.items():
             setattr(self, field, value)
         after = {field: self._event_value(field) for field in changes}
-        self.save(update_fields=[*changes, *(quiet_changes or {}), "updated_at"])
+        self.save(update_fields=[*changes, *quiet_changes, "updated_at"])
         event = self.record_event(
             kind,
             by=by,
@@ -433,7 +554,7 @@ class License(models.Model):
     ) -> LicenseEvent:
         """The customer bought: trial, expired or suspended becomes active."""
         self.lock_for_change("activate")
-        now = now or timezone.now()
+        now = now or clock.now()
         self._guard(LicenseStatus.ACTIVE, move="activate", now=now)
         if seats is not None:
             validate_seats(seats)
@@ -473,7 +594,7 @@ class License(models.Model):
     ) -> LicenseEvent:
         """Lift a suspension: back to the status before it, or expired if its end passed."""
         self.lock_for_change("reinstate")
-        now = now or timezone.now()
+        now = now or clock.now()
         target = self._status_after_suspension(now)
         self._guard(target, move="reinstate", now=now)
         return self._apply(
@@ -495,7 +616,7 @@ class License(models.Model):
     ) -> LicenseEvent:
         """Move a trial's end (or reopen an expired trial), never past 90 days from its start."""
         self.lock_for_change("extend the trial")
-        now = now or timezone.now()
+        now = now or clock.now()
         self._guard(LicenseStatus.TRIAL, move="extend_trial", now=now)
         if until is None or until <= now:
             raise ValidationError(
@@ -515,7 +636,7 @@ class License(models.Model):
         """The trial or contract ended: only once expires_at has passed. The sweep expires
         many at once with `expire_due`, writing the same history row."""
         self.lock_for_change("expire")
-        now = now or timezone.now()
+        now = now or clock.now()
         self._guard(LicenseStatus.EXPIRED, move="expire", now=now)
         if self.expires_at is None or self.expires_at > now:
             when = format_utc(self.expires_at) if self.expires_at else "never"
@@ -535,6 +656,41 @@ class License(models.Model):
         """Before and after of the history row (EXPIRED_KIND) that records an expiry from
         `status`: written by expire() for one license and by the sweep for many."""
         return {"status": status}, {"status": LicenseStatus.EXPIRED}
+
+    @transaction.atomic
+    def renew(
+        self,
+        *,
+        by: ActorLike,
+        days: int | None = None,
+        reason: str = "",
+        now: datetime | None = None,
+    ) -> LicenseEvent:
+        """Add a term (`days`, else the package's license_days) to a license that was
+        bought; RENEWAL_RULE says where it starts. An expired license becomes active."""
+        self.lock_for_change("renew")
+        now = now or clock.now()
+        self._guard(LicenseStatus.ACTIVE, move="renew", now=now)
+        term = days if days is not None else self.package.license_days
+        if term is None:
+            raise ValidationError(
+                {"days": f"Give the term in days: {self.package.name} has no license_days."},
+                code="term_required",
+            )
+        if not 1 <= term <= MAX_RENEWAL_DAYS:
+            raise ValidationError(
+                {"days": f"A term is 1 to {MAX_RENEWAL_DAYS} days; got {term}."},
+                code="term_out_of_range",
+            )
+        start = renewal_term_start(self.expires_at, now)
+        term_note = f"{term} days from {format_utc(start)}"
+        return self._apply(
+            EventKind.RENEWED,
+            {"status": LicenseStatus.ACTIVE, "expires_at": start + timedelta(days=term)},
+            by=by,
+            reason=f"{reason}; {term_note}" if reason else f"renewed for {term_note}",
+            quiet_changes={"status_before_suspension": ""},
+        )
 
     @transaction.atomic
     def mark_uninstalled(
@@ -581,7 +737,7 @@ class License(models.Model):
         start; a trial stays within its 90 days."""
         self.lock_for_change("set the expiration")
         if expires_at is not None:
-            self._check_expiry_ahead(expires_at, now=now or timezone.now())
+            self._check_expiry_ahead(expires_at, now=now or clock.now())
         if self.is_trial_life and self.status != LicenseStatus.EXPIRED:
             if expires_at is None:
                 raise ValidationError(

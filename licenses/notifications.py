@@ -27,6 +27,8 @@ NOTIFY_KINDS = frozenset(
         EventKind.STATUS_CHANGED,
         EventKind.UNINSTALLED,
         EventKind.EXPIRING_SOON,
+        EventKind.GRACE_STARTED,
+        EventKind.RENEWED,
     }
 )
 # The Celery task the outbox hands these messages to.
@@ -41,14 +43,16 @@ def notify_one(event: LicenseEvent) -> int | None:
     """Queue the notification for one history row, if its kind is one people hear about."""
     if event.kind not in NOTIFY_KINDS:
         return None
-    return outbox_enqueue(topic=NOTIFY_TASK, payload=license_event_payload(event), now=event.at)
+    # The outbox runs on real time (its relay looks for messages pending a while), whatever
+    # the simulated clock says the event's time is.
+    return outbox_enqueue(topic=NOTIFY_TASK, payload=license_event_payload(event))
 
 
 def notify_many(*, kind: str, event_ids: list[int], at: datetime) -> int | None:
     """Queue one notification for a batch of history rows of one kind (a sweep's batch)."""
     if kind not in NOTIFY_KINDS or not event_ids:
         return None
-    return outbox_enqueue(topic=NOTIFY_TASK, payload={"event_ids": event_ids, "kind": kind}, now=at)
+    return outbox_enqueue(topic=NOTIFY_TASK, payload={"event_ids": event_ids, "kind": kind})
 
 
 def _recipients(event: LicenseEvent) -> list[str]:
@@ -64,6 +68,14 @@ def _headline(event: LicenseEvent) -> str:
         return f"{before.get('status', '?')} -> {after.get('status', '?')}"
     if event.kind == EventKind.EXPIRING_SOON:
         return f"trial ends {str(after.get('expires_at', ''))[:10]}"
+    if event.kind == EventKind.GRACE_STARTED:
+        return f"in grace until {str(after.get('grace_ends_at', ''))[:10]}"
+    if event.kind == EventKind.RENEWED:
+        return f"renewed until {str(after.get('expires_at', ''))[:10]}"
+    if event.kind == EventKind.GRACE_STARTED:
+        return f"in grace until {str(after.get('grace_ends_at', ''))[:10]}"
+    if event.kind == EventKind.RENEWED:
+        return f"renewed until {str(after.get('expires_at', ''))[:10]}"
     if event.kind in (EventKind.INSTALLED, EventKind.REINSTALLED):
         return f"{event.get_kind_display().lower()} ({after.get('status', '?')})"
     return event.get_kind_display().lower()

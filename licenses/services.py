@@ -137,8 +137,12 @@ def _carry_over(license: License, previous: License, installed_at: datetime) -> 
     license.account = license.account or previous.account
     license.lead = license.lead or previous.lead
     license.status_before_suspension = previous.status_before_suspension
-    if license.status == LicenseStatus.TRIAL and license.expires_at <= installed_at:
-        # The trial ran out while the package was uninstalled; the sweep would do the same.
+    if (
+        license.status == LicenseStatus.TRIAL
+        and license.expires_at + license.package.grace <= installed_at
+    ):
+        # The trial and its grace ran out while the package was uninstalled; the sweep
+        # would do the same.
         license.status = LicenseStatus.EXPIRED
 
 

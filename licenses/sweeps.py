@@ -45,8 +45,13 @@ def expiry_source_statuses() -> tuple[str, ...]:
 
 
 def licenses_due_for_expiry(*, now: datetime) -> QuerySet[License]:
-    """Licenses the sweep would expire at `now` (served by the status+expiry index)."""
-    return License.objects.filter(status__in=expiry_source_statuses(), expires_at__lte=now)
+    """Licenses the sweep would expire at `now`: past their end and their package's grace."""
+    return License.objects.filter(status__in=expiry_source_statuses()).due_for_expiry(now)
+
+
+def licenses_in_grace_unnoted(*, now: datetime) -> QuerySet[License]:
+    """Licenses in their grace period whose entering it is not in their history yet."""
+    return License.objects.in_grace(now).filter(grace_noted_at__isnull=True)
 
 
 def licenses_expiring_soon(
@@ -111,20 +116,16 @@ def history_write_many(
     notify_many(kind=kind, event_ids=event_ids, at=at)
 
 
-def _expire_batch(*, now: datetime, sources: tuple[str, ...], batch_size: int) -> int:
+def _expire_batch(*, now: datetime, due: QuerySet[License], batch_size: int) -> int:
     with transaction.atomic():
-        rows = lock_batch(
-            License.objects.filter(status__in=sources, expires_at__lte=now),
-            ("pk", "status", "package_id", "org_id"),
-            batch_size,
-        )
+        rows = lock_batch(due, ("pk", "status", "package_id", "org_id"), batch_size)
         if not rows:
             return 0
         ids = [row[0] for row in rows]
         # The conditions again, so a row that is no longer due is never touched.
-        updated = License.objects.filter(
-            pk__in=ids, status__in=sources, expires_at__lte=now
-        ).update(status=LicenseStatus.EXPIRED, updated_at=timezone.now())
+        updated = due.filter(pk__in=ids).update(
+            status=LicenseStatus.EXPIRED, updated_at=timezone.now()
+        )
         if updated != len(ids):
             raise SweepConflict(f"{len(ids)} licenses locked, {updated} updated")
         history = [(pk, License.expired_history(status)) for pk, status, _, _ in rows]
@@ -140,17 +141,67 @@ def _expire_batch(*, now: datetime, sources: tuple[str, ...], batch_size: int) -
 def licenses_expire_due(
     *, now: datetime, batch_size: int = DEFAULT_BATCH_SIZE, dry_run: bool = False
 ) -> SweepResult:
-    """Move every trial and active license whose expires_at has passed to expired, with one
-    history row (and one notification) each; uninstalled licenses are never touched."""
-    sources = expiry_source_statuses()
+    """Move every trial and active license whose expires_at and grace have passed to
+    expired, with one history row (and one notification) each; uninstalled licenses are
+    never touched."""
     run = sweep_start(job=SweepJob.EXPIRE_LICENSES, dry_run=dry_run)
+    # Built once per run: it reads the packages' grace lengths.
+    due = licenses_due_for_expiry(now=now)
     if dry_run:
-        return sweep_finish(run, count=licenses_due_for_expiry(now=now).count(), batches=0)
-    result = sweep_run_batches(
-        run, lambda: _expire_batch(now=now, sources=sources, batch_size=batch_size)
-    )
-    sweep_prune(now=now)
+        return sweep_finish(run, count=due.count(), batches=0)
+    result = sweep_run_batches(run, lambda: _expire_batch(now=now, due=due, batch_size=batch_size))
+    # Runs are dated on real time, whatever the simulated clock says.
+    sweep_prune(now=timezone.now())
     return result
+
+
+def _grace_batch(*, now: datetime, unnoted: QuerySet[License], batch_size: int) -> int:
+    from packages.models import Package
+
+    with transaction.atomic():
+        rows = lock_batch(
+            unnoted, ("pk", "status", "expires_at", "package_id", "org_id"), batch_size
+        )
+        if not rows:
+            return 0
+        ids = [row[0] for row in rows]
+        updated = unnoted.filter(pk__in=ids).update(grace_noted_at=now, updated_at=timezone.now())
+        if updated != len(ids):
+            raise SweepConflict(f"{len(ids)} licenses locked, {updated} updated")
+        grace = dict(
+            Package.objects.filter(pk__in={row[3] for row in rows}).values_list("pk", "grace_days")
+        )
+        history_write_many(
+            kind=EventKind.GRACE_STARTED,
+            at=now,
+            rows=[
+                (
+                    pk,
+                    {"status": status, "expires_at": expires_at},
+                    {"grace_ends_at": expires_at + timedelta(days=grace[package_pk])},
+                )
+                for pk, status, expires_at, package_pk, _ in rows
+            ],
+        )
+        _invalidate_after_commit([(package_pk, org_id) for *_, package_pk, org_id in rows])
+    return len(ids)
+
+
+def licenses_note_grace(*, now: datetime, batch_size: int = DEFAULT_BATCH_SIZE) -> SweepResult:
+    """Record one grace_started row for each trial or active license that has entered its
+    package's grace period, once per end date (even with two sweeps at once)."""
+    run = sweep_start(job=SweepJob.NOTE_GRACE)
+    unnoted = licenses_in_grace_unnoted(now=now)
+    return sweep_run_batches(
+        run, lambda: _grace_batch(now=now, unnoted=unnoted, batch_size=batch_size)
+    )
+
+
+def licenses_sweep_due(*, now: datetime, batch_size: int = DEFAULT_BATCH_SIZE) -> SweepResult:
+    """What the scheduled sweep does at `now`: record licenses entering grace, then expire
+    what is past its end and grace. Returns the expiry run."""
+    licenses_note_grace(now=now, batch_size=batch_size)
+    return licenses_expire_due(now=now, batch_size=batch_size)
 
 
 def _expiring_soon_batch(*, now: datetime, within: timedelta, batch_size: int) -> int:

@@ -7,13 +7,13 @@ import datetime as dt
 import random
 
 from django.db import transaction
-from django.utils import timezone
 
 from core.salesforce_ids import normalize_salesforce_id
 from features.choices import DataType, Direction
 from features.services import feature_parameter_create
 from leads.models import Account
 from licenses.models import License
+from lmo import clock
 from packages.models import Package, PackageVersion
 from subscribers.events import parse_event
 from subscribers.services import subscriber_event_accept, subscriber_events_drain
@@ -83,7 +83,7 @@ def load_demo_data(*, orgs: int = 150, seed: int = 7, months: int = 5) -> int:
     if Package.objects.filter(namespace="fsp").exists():
         return 0
     rng = random.Random(seed)
-    now = timezone.now()
+    now = clock.now()
     simulated = []
     for spec in DEMO_PACKAGES:
         package = Package.objects.create(

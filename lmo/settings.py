@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "subscribers",
     "jobs",
     "staff",
+    "clock",
     "dashboards",
     # Last: the project itself (the demo data command), on top of every app.
     "lmo",
@@ -75,6 +76,7 @@ MIDDLEWARE = [
     # Last, as django-axes asks: it turns a locked-out login into its lockout answer.
     "axes.middleware.AxesMiddleware",
     "core.middleware.DatabaseUnavailableMiddleware",
+    "clock.middleware.ClockMiddleware",
 ]
 
 AUTHENTICATION_BACKENDS = [
@@ -264,7 +266,25 @@ LMO_SUBSCRIBER_DRAIN_INTERVAL_SECONDS = env.int("LMO_SUBSCRIBER_DRAIN_INTERVAL_S
 
 # Sections of GET /healthz besides the database, broker, last sweep and outbox: name ->
 # a function returning the section (jobs reads them by name).
-LMO_HEALTH_SECTIONS = {"subscriber_inbox": "subscribers.selectors.subscriber_inbox_backlog"}
+LMO_HEALTH_SECTIONS = {
+    "subscriber_inbox": "subscribers.selectors.subscriber_inbox_backlog",
+    "clock": "clock.selectors.clock_report",
+}
+
+# --- The clock ------------------------------------------------------------------------------
+# Lets the back office move time (lmo.clock.now() = real time + a stored offset) to watch
+# trials, grace periods and overrides end. Never on a production LMO by accident.
+LMO_SIMULATED_CLOCK = env.bool("LMO_SIMULATED_CLOCK", default=False)
+if (
+    LMO_SIMULATED_CLOCK
+    and not DEBUG
+    and not env.bool("LMO_ALLOW_SIMULATED_CLOCK_IN_PRODUCTION", default=False)
+):
+    raise ImproperlyConfigured(
+        "LMO_SIMULATED_CLOCK is on with DEBUG off: a moved clock would expire real customers' "
+        "licenses. Turn it off, or set LMO_ALLOW_SIMULATED_CLOCK_IN_PRODUCTION=1 for a "
+        "demonstration back office."
+    )
 
 # --- Celery -----------------------------------------------------------------------------------
 # The on-disk broker's folders (default broker only).
@@ -312,6 +332,12 @@ CELERY_BEAT_SCHEDULE: dict = {
     # start before the next one is due is dropped.
     "expire-licenses": {
         "task": "licenses.expire_licenses",
+        "schedule": float(LMO_SWEEP_INTERVAL_SECONDS),
+        "options": {"expire_seconds": LMO_SWEEP_INTERVAL_SECONDS},
+    },
+    # Feature overrides lapse on the same beat as licenses.
+    "end-feature-overrides": {
+        "task": "features.end_overrides",
         "schedule": float(LMO_SWEEP_INTERVAL_SECONDS),
         "options": {"expire_seconds": LMO_SWEEP_INTERVAL_SECONDS},
     },

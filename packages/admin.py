@@ -108,6 +108,7 @@ class PackageAdmin(IntermediateActionMixin, admin.ModelAdmin):
                     "default_status",
                     ("trial_days", "license_days"),
                     "default_seats",
+                    "grace_days",
                     "latest_version",
                 )
             },

@@ -23,6 +23,7 @@ from core.salesforce_ids import (
 )
 
 from .choices import (
+    MAX_GRACE_DAYS,
     MAX_LICENSE_DAYS,
     MAX_SEATS,
     MAX_TRIAL_DAYS,
@@ -103,6 +104,12 @@ class Package(models.Model):
         "'does not expire'.",
     )
     default_seats = models.IntegerField(default=10, validators=[validate_seats])
+    grace_days = models.PositiveSmallIntegerField(
+        default=0,
+        validators=[MaxValueValidator(MAX_GRACE_DAYS)],
+        help_text=f"0 to {MAX_GRACE_DAYS}: days a trial or active license past its end keeps "
+        "access (the license check answers GRACE) before the sweep expires it.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -124,6 +131,10 @@ class Package(models.Model):
                 name="package_default_seats_range",
             ),
             models.CheckConstraint(
+                condition=Q(grace_days__gte=0, grace_days__lte=MAX_GRACE_DAYS),
+                name="package_grace_days_0_to_30",
+            ),
+            models.CheckConstraint(
                 condition=Q(default_status__in=DefaultLicenseStatus.values),
                 name="package_default_status_valid",
             ),
@@ -143,6 +154,10 @@ class Package(models.Model):
         if self.license_days:
             return installed_at + timedelta(days=self.license_days)
         return None
+
+    @property
+    def grace(self) -> timedelta:
+        return timedelta(days=self.grace_days)
 
     def link_license_manager(self, *, at=None) -> None:
         """Make this LMO the package's License Manager: set once, never moved."""

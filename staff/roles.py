@@ -81,6 +81,7 @@ ROLE_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "django_celery_beat.periodictask": _FULL,
         "django_celery_beat.intervalschedule": _FULL,
         "django_celery_beat.crontabschedule": _FULL,
+        "clock.clockchange": ("view", "move_clock"),
     },
 }
 

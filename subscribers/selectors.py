@@ -56,10 +56,12 @@ def license_check_payload(*, package_pk: int, package_id: str, org_id: str) -> d
             "seats",
             "used_licenses",
             "expires_at",
+            "package__grace_days",
             "version__version_number",
             "feature_values__parameter__developer_name",
             "feature_values__parameter__direction",
             "feature_values__data_type",
+            "feature_values__override_until",
             *_VALUE_COLUMNS.values(),
         )
     )
@@ -74,8 +76,10 @@ def license_check_payload(*, package_pk: int, package_id: str, org_id: str) -> d
                 "seats": row["seats"],
                 "used_licenses": row["used_licenses"],
                 "expires_at": row["expires_at"],
+                "grace_days": row["package__grace_days"],
                 "version_number": row["version__version_number"],
                 "features": {},
+                "overrides": {},
             }
         elif row["id"] != payload["license_id"]:
             break
@@ -83,6 +87,8 @@ def license_check_payload(*, package_pk: int, package_id: str, org_id: str) -> d
         if name and row["feature_values__parameter__direction"] == Direction.LMO_TO_SUBSCRIBER:
             column = _VALUE_COLUMNS[row["feature_values__data_type"]]
             payload["features"][name] = to_json(row[column])
+            if row["feature_values__override_until"] is not None:
+                payload["overrides"][name] = row["feature_values__override_until"]
     return payload
 
 

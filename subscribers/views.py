@@ -16,7 +16,6 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, JsonResponse
-from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.negotiation import BaseContentNegotiation
@@ -32,7 +31,8 @@ from licenses.cache import (
     license_check_read,
     license_check_store,
 )
-from licenses.models import access_allowed, access_code
+from licenses.models import license_access
+from lmo import clock
 from packages.models import SubscriberApiKey
 
 from .events import EventInvalid, event_json_schema, parse_event
@@ -366,7 +366,9 @@ _CHECK_EXAMPLE = {
     "used_licenses": 4,
     "expires_at": "2026-12-28T10:15:00Z",
     "version_number": "1.4.0",
-    "features": {"Premium_Scheduling": False, "Max_Technicians": 25},
+    "features": {"Premium_Scheduling": True, "Max_Technicians": 25},
+    "overrides": {"Premium_Scheduling": {"until": "2026-12-14T09:00:00Z"}},
+    "grace_ends_at": None,
 }
 
 
@@ -381,8 +383,11 @@ class LicenseCheckView(SubscriberAPIView):
         description=(
             "Authenticated with the package's subscriber API key (`Authorization: Bearer "
             "lmo_sk_...`). A key only reads its own package's licenses: any other package id "
-            "answers 404, like an org without a license. `access` is computed at request time; "
-            "`features` holds the LMO-to-subscriber parameters only."
+            "answers 404, like an org without a license. `access` is computed at request time: "
+            "a trial or active license past its end but within its package's grace period "
+            "answers `access: true`, `code: GRACE` and `grace_ends_at`. `features` holds the "
+            "LMO-to-subscriber parameters only; `overrides` names those set until a time, "
+            "which return to their previous value when it passes."
         ),
         tags=["subscriber"],
         auth=[],
@@ -475,19 +480,25 @@ class LicenseCheckView(SubscriberAPIView):
         return JsonResponse(_license_answer(payload))
 
 
+def _iso(value) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value else None
+
+
 def _license_answer(payload: dict) -> dict:
     # Access depends on the clock, so it is decided now and never cached.
     status, expires_at = payload["status"], payload["expires_at"]
-    now = timezone.now()
+    access = license_access(status, expires_at, clock.now(), grace_days=payload["grace_days"])
     return {
         "org_id": payload["org_id"],
         "package_id": payload["package_id"],
         "status": status,
-        "access": access_allowed(status, expires_at, now),
-        "code": access_code(status, expires_at, now),
+        "access": access.allowed,
+        "code": access.code,
+        "grace_ends_at": _iso(access.grace_ends_at),
         "seats": payload["seats"],
         "used_licenses": payload["used_licenses"],
-        "expires_at": expires_at.isoformat().replace("+00:00", "Z") if expires_at else None,
+        "expires_at": _iso(expires_at),
         "version_number": payload["version_number"],
         "features": payload["features"],
+        "overrides": {name: {"until": _iso(until)} for name, until in payload["overrides"].items()},
     }

@@ -24,6 +24,20 @@ def _broker_not_paused():
     outbox_broker_resume()
 
 
+@pytest.fixture(autouse=True)
+def _real_time():
+    """Each test starts on real time: no offset remembered from an earlier test's clock."""
+    from django.core.cache import cache
+
+    from lmo import clock
+
+    cache.delete(clock.CACHE_KEY)
+    clock.forget_offset()
+    yield
+    cache.delete(clock.CACHE_KEY)
+    clock.forget_offset()
+
+
 @pytest.fixture
 def package(db):
     return PackageFactory()

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from core.api.serializers import FeatureValueField, StrictFieldsMixin
-from features.models import FeatureParameter, FeatureParameterValue
+from core.api.serializers import FeatureValueField, StrictFieldsMixin, StrictSerializer
+from features.models import FeatureOverride, FeatureParameter, FeatureParameterValue
 from packages.models import Package, PackageVersion
+
+MAX_OVERRIDE_LICENSES = 500
 
 
 class FeatureParameterSerializer(StrictFieldsMixin, serializers.ModelSerializer):
@@ -63,3 +65,51 @@ class FeatureValueSerializer(serializers.ModelSerializer):
             "updated_at",
         )
         read_only_fields = fields
+
+
+class FeatureOverrideSerializer(serializers.ModelSerializer):
+    """A value set on one license until a time, and what it replaced."""
+
+    license_name = serializers.CharField(source="license.name", read_only=True)
+    developer_name = serializers.CharField(source="parameter.developer_name", read_only=True)
+    value = FeatureValueField(read_only=True)
+    previous_value = FeatureValueField(read_only=True)
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    running = serializers.BooleanField(source="is_running", read_only=True)
+
+    class Meta:
+        model = FeatureOverride
+        fields = (
+            "id",
+            "license",
+            "license_name",
+            "parameter",
+            "developer_name",
+            "data_type",
+            "value",
+            "previous_value",
+            "previous_was_default",
+            "until",
+            "running",
+            "created_at",
+            "created_by",
+            "reason",
+            "ended_at",
+            "end_reason",
+        )
+        read_only_fields = fields
+
+
+class FeatureOverrideCreateSerializer(StrictSerializer):
+    """One LMO-to-subscriber value until a time, on one license or many (a pilot)."""
+
+    parameter = serializers.PrimaryKeyRelatedField(queryset=FeatureParameter.objects.all())
+    licenses = serializers.ListField(
+        child=serializers.IntegerField(min_value=1),
+        min_length=1,
+        max_length=MAX_OVERRIDE_LICENSES,
+        help_text=f"License ids, 1 to {MAX_OVERRIDE_LICENSES}.",
+    )
+    value = FeatureValueField()
+    until = serializers.DateTimeField(help_text="When the value returns to what it was.")
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=2000, default="")

@@ -7,48 +7,80 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('leads', '0001_initial'),
-        ('packages', '0001_initial'),
+        ("leads", "0001_initial"),
+        ("packages", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='lead',
-            name='converted_account',
-            field=models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='converted_leads', to='leads.account'),
+            model_name="lead",
+            name="converted_account",
+            field=models.ForeignKey(
+                blank=True,
+                db_index=False,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="converted_leads",
+                to="leads.account",
+            ),
         ),
         migrations.AlterField(
-            model_name='lead',
-            name='converted_contact',
-            field=models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='leads.contact'),
+            model_name="lead",
+            name="converted_contact",
+            field=models.ForeignKey(
+                blank=True,
+                db_index=False,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to="leads.contact",
+            ),
         ),
         migrations.AlterField(
-            model_name='lead',
-            name='merged_into',
-            field=models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='merged_leads', to='leads.lead'),
+            model_name="lead",
+            name="merged_into",
+            field=models.ForeignKey(
+                blank=True,
+                db_index=False,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="merged_leads",
+                to="leads.lead",
+            ),
         ),
         migrations.AlterField(
-            model_name='lead',
-            name='org_id',
-            field=core.salesforce_ids.SalesforceIdField(blank=True, null=True, prefix='00D'),
+            model_name="lead",
+            name="org_id",
+            field=core.salesforce_ids.SalesforceIdField(blank=True, null=True, prefix="00D"),
         ),
         migrations.AddIndex(
-            model_name='lead',
-            index=models.Index(fields=['org_id'], name='lead_org_id_idx'),
+            model_name="lead",
+            index=models.Index(fields=["org_id"], name="lead_org_id_idx"),
         ),
         migrations.AddIndex(
-            model_name='lead',
-            index=models.Index(condition=models.Q(('converted_account__isnull', False)), fields=['converted_account'], name='lead_converted_account_idx'),
+            model_name="lead",
+            index=models.Index(
+                condition=models.Q(("converted_account__isnull", False)),
+                fields=["converted_account"],
+                name="lead_converted_account_idx",
+            ),
         ),
         migrations.AddIndex(
-            model_name='lead',
-            index=models.Index(condition=models.Q(('converted_contact__isnull', False)), fields=['converted_contact'], name='lead_converted_contact_idx'),
+            model_name="lead",
+            index=models.Index(
+                condition=models.Q(("converted_contact__isnull", False)),
+                fields=["converted_contact"],
+                name="lead_converted_contact_idx",
+            ),
         ),
         migrations.AddIndex(
-            model_name='lead',
-            index=models.Index(condition=models.Q(('merged_into__isnull', False)), fields=['merged_into'], name='lead_merged_into_idx'),
+            model_name="lead",
+            index=models.Index(
+                condition=models.Q(("merged_into__isnull", False)),
+                fields=["merged_into"],
+                name="lead_merged_into_idx",
+            ),
         ),
     ]

@@ -18,6 +18,7 @@ from licenses.actions import (
     action_fields,
     actions_available,
 )
+from licenses.choices import MAX_RENEWAL_DAYS
 from licenses.models import License, LicenseEvent
 from packages.api.serializers import PackageVersionSerializer
 from packages.choices import MAX_SEATS, SITE_LICENSE
@@ -131,6 +132,14 @@ def action_field(spec: ActionField, *, required: bool | None = None) -> serializ
     required = spec.required if required is None else required
     if spec.kind == "seats":
         return _seats_field(required=required)
+    if spec.kind == "days":
+        return serializers.IntegerField(
+            required=required,
+            allow_null=True,
+            min_value=1,
+            max_value=MAX_RENEWAL_DAYS,
+            help_text=spec.help_text,
+        )
     if spec.kind == "datetime":
         return serializers.DateTimeField(
             required=required, allow_null=spec.nullable, help_text=spec.help_text

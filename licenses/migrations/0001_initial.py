@@ -9,124 +9,351 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('leads', '0001_initial'),
-        ('packages', '0001_initial'),
+        ("leads", "0001_initial"),
+        ("packages", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='License',
+            name="License",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('org_id', core.salesforce_ids.SalesforceIdField(prefix='00D', verbose_name='org id')),
-                ('org_name', models.CharField(blank=True, max_length=255)),
-                ('org_edition', models.CharField(blank=True, max_length=100)),
-                ('org_instance', models.CharField(blank=True, max_length=40)),
-                ('org_type', models.CharField(choices=[('production', 'Production'), ('sandbox', 'Sandbox')], default='production', max_length=12)),
-                ('is_sandbox', models.BooleanField(default=False)),
-                ('parent_org_id', core.salesforce_ids.SalesforceIdField(blank=True, null=True, prefix='00D', verbose_name='parent org id')),
-                ('status', models.CharField(choices=[('trial', 'Trial'), ('active', 'Active'), ('suspended', 'Suspended'), ('expired', 'Expired'), ('uninstalled', 'Uninstalled')], default='trial', editable=False, max_length=12)),
-                ('status_before_suspension', models.CharField(blank=True, choices=[('trial', 'Trial'), ('active', 'Active'), ('suspended', 'Suspended'), ('expired', 'Expired'), ('uninstalled', 'Uninstalled')], editable=False, max_length=12)),
-                ('status_before_uninstall', models.CharField(blank=True, choices=[('trial', 'Trial'), ('active', 'Active'), ('suspended', 'Suspended'), ('expired', 'Expired'), ('uninstalled', 'Uninstalled')], editable=False, max_length=12)),
-                ('seats', models.IntegerField(default=-1, editable=False, validators=[packages.models.validate_seats])),
-                ('used_licenses', models.PositiveIntegerField(blank=True, editable=False, null=True)),
-                ('installed_at', models.DateTimeField(editable=False)),
-                ('trial_started_at', models.DateTimeField(blank=True, editable=False, null=True)),
-                ('activated_at', models.DateTimeField(blank=True, editable=False, help_text='First time the license became active.', null=True)),
-                ('expires_at', models.DateTimeField(blank=True, editable=False, null=True)),
-                ('uninstalled_at', models.DateTimeField(blank=True, editable=False, null=True)),
-                ('last_event_at', models.DateTimeField(blank=True, editable=False, help_text='Newest subscriber event applied.', null=True)),
-                ('expiring_soon_notified_at', models.DateTimeField(blank=True, editable=False, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('account', models.ForeignKey(blank=True, editable=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='licenses', to='leads.account')),
-                ('lead', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='licenses', to='leads.lead')),
-                ('package', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='licenses', to='packages.package')),
-                ('previous_license', models.OneToOneField(blank=True, editable=False, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='next_license', to='licenses.license')),
-                ('version', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='licenses', to='packages.packageversion')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "org_id",
+                    core.salesforce_ids.SalesforceIdField(prefix="00D", verbose_name="org id"),
+                ),
+                ("org_name", models.CharField(blank=True, max_length=255)),
+                ("org_edition", models.CharField(blank=True, max_length=100)),
+                ("org_instance", models.CharField(blank=True, max_length=40)),
+                (
+                    "org_type",
+                    models.CharField(
+                        choices=[("production", "Production"), ("sandbox", "Sandbox")],
+                        default="production",
+                        max_length=12,
+                    ),
+                ),
+                ("is_sandbox", models.BooleanField(default=False)),
+                (
+                    "parent_org_id",
+                    core.salesforce_ids.SalesforceIdField(
+                        blank=True, null=True, prefix="00D", verbose_name="parent org id"
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("trial", "Trial"),
+                            ("active", "Active"),
+                            ("suspended", "Suspended"),
+                            ("expired", "Expired"),
+                            ("uninstalled", "Uninstalled"),
+                        ],
+                        default="trial",
+                        editable=False,
+                        max_length=12,
+                    ),
+                ),
+                (
+                    "status_before_suspension",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("trial", "Trial"),
+                            ("active", "Active"),
+                            ("suspended", "Suspended"),
+                            ("expired", "Expired"),
+                            ("uninstalled", "Uninstalled"),
+                        ],
+                        editable=False,
+                        max_length=12,
+                    ),
+                ),
+                (
+                    "status_before_uninstall",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("trial", "Trial"),
+                            ("active", "Active"),
+                            ("suspended", "Suspended"),
+                            ("expired", "Expired"),
+                            ("uninstalled", "Uninstalled"),
+                        ],
+                        editable=False,
+                        max_length=12,
+                    ),
+                ),
+                (
+                    "seats",
+                    models.IntegerField(
+                        default=-1, editable=False, validators=[packages.models.validate_seats]
+                    ),
+                ),
+                (
+                    "used_licenses",
+                    models.PositiveIntegerField(blank=True, editable=False, null=True),
+                ),
+                ("installed_at", models.DateTimeField(editable=False)),
+                ("trial_started_at", models.DateTimeField(blank=True, editable=False, null=True)),
+                (
+                    "activated_at",
+                    models.DateTimeField(
+                        blank=True,
+                        editable=False,
+                        help_text="First time the license became active.",
+                        null=True,
+                    ),
+                ),
+                ("expires_at", models.DateTimeField(blank=True, editable=False, null=True)),
+                ("uninstalled_at", models.DateTimeField(blank=True, editable=False, null=True)),
+                (
+                    "last_event_at",
+                    models.DateTimeField(
+                        blank=True,
+                        editable=False,
+                        help_text="Newest subscriber event applied.",
+                        null=True,
+                    ),
+                ),
+                (
+                    "expiring_soon_notified_at",
+                    models.DateTimeField(blank=True, editable=False, null=True),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "account",
+                    models.ForeignKey(
+                        blank=True,
+                        editable=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="licenses",
+                        to="leads.account",
+                    ),
+                ),
+                (
+                    "lead",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="licenses",
+                        to="leads.lead",
+                    ),
+                ),
+                (
+                    "package",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="licenses",
+                        to="packages.package",
+                    ),
+                ),
+                (
+                    "previous_license",
+                    models.OneToOneField(
+                        blank=True,
+                        editable=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="next_license",
+                        to="licenses.license",
+                    ),
+                ),
+                (
+                    "version",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="licenses",
+                        to="packages.packageversion",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-id'],
-                'permissions': [('view_dashboard', 'Can view license dashboards'), ('change_license_status', 'Can activate, suspend, reinstate and extend licenses')],
+                "ordering": ["-id"],
+                "permissions": [
+                    ("view_dashboard", "Can view license dashboards"),
+                    (
+                        "change_license_status",
+                        "Can activate, suspend, reinstate and extend licenses",
+                    ),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='LicenseEvent',
+            name="LicenseEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('at', models.DateTimeField()),
-                ('actor', models.CharField(help_text="A username, 'system' or 'subscriber'.", max_length=150)),
-                ('kind', models.CharField(choices=[('installed', 'Installed'), ('reinstalled', 'Reinstalled'), ('upgraded', 'Upgraded'), ('status_changed', 'Status changed'), ('seats_changed', 'Seats changed'), ('expiration_changed', 'Expiration changed'), ('account_changed', 'Account changed'), ('feature_changed', 'Feature changed'), ('usage_reported', 'Usage reported'), ('uninstalled', 'Uninstalled'), ('expiring_soon', 'Expiring soon')], max_length=30)),
-                ('before', models.JSONField(blank=True, default=dict, encoder=django.core.serializers.json.DjangoJSONEncoder)),
-                ('after', models.JSONField(blank=True, default=dict, encoder=django.core.serializers.json.DjangoJSONEncoder)),
-                ('reason', models.TextField(blank=True)),
-                ('source_event_id', models.CharField(blank=True, max_length=255, null=True)),
-                ('actor_user', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='license_events', to=settings.AUTH_USER_MODEL)),
-                ('license', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='events', to='licenses.license')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("at", models.DateTimeField()),
+                (
+                    "actor",
+                    models.CharField(
+                        help_text="A username, 'system' or 'subscriber'.", max_length=150
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("installed", "Installed"),
+                            ("reinstalled", "Reinstalled"),
+                            ("upgraded", "Upgraded"),
+                            ("status_changed", "Status changed"),
+                            ("seats_changed", "Seats changed"),
+                            ("expiration_changed", "Expiration changed"),
+                            ("account_changed", "Account changed"),
+                            ("feature_changed", "Feature changed"),
+                            ("usage_reported", "Usage reported"),
+                            ("uninstalled", "Uninstalled"),
+                            ("expiring_soon", "Expiring soon"),
+                        ],
+                        max_length=30,
+                    ),
+                ),
+                (
+                    "before",
+                    models.JSONField(
+                        blank=True,
+                        default=dict,
+                        encoder=django.core.serializers.json.DjangoJSONEncoder,
+                    ),
+                ),
+                (
+                    "after",
+                    models.JSONField(
+                        blank=True,
+                        default=dict,
+                        encoder=django.core.serializers.json.DjangoJSONEncoder,
+                    ),
+                ),
+                ("reason", models.TextField(blank=True)),
+                ("source_event_id", models.CharField(blank=True, max_length=255, null=True)),
+                (
+                    "actor_user",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="license_events",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "license",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="events",
+                        to="licenses.license",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-at', '-id'],
+                "ordering": ["-at", "-id"],
             },
         ),
         migrations.AddIndex(
-            model_name='license',
-            index=models.Index(fields=['status', 'expires_at'], name='license_status_expiry_idx'),
+            model_name="license",
+            index=models.Index(fields=["status", "expires_at"], name="license_status_expiry_idx"),
         ),
         migrations.AddIndex(
-            model_name='license',
-            index=models.Index(fields=['org_id'], name='license_org_idx'),
+            model_name="license",
+            index=models.Index(fields=["org_id"], name="license_org_idx"),
         ),
         migrations.AddIndex(
-            model_name='license',
-            index=models.Index(fields=['package', 'version'], name='license_package_version_idx'),
+            model_name="license",
+            index=models.Index(fields=["package", "version"], name="license_package_version_idx"),
         ),
         migrations.AddIndex(
-            model_name='license',
-            index=models.Index(fields=['package', 'status'], name='license_package_status_idx'),
+            model_name="license",
+            index=models.Index(fields=["package", "status"], name="license_package_status_idx"),
         ),
         migrations.AddIndex(
-            model_name='license',
-            index=models.Index(fields=['installed_at'], name='license_installed_idx'),
+            model_name="license",
+            index=models.Index(fields=["installed_at"], name="license_installed_idx"),
         ),
         migrations.AddIndex(
-            model_name='license',
-            index=models.Index(fields=['org_name'], name='license_org_name_idx'),
+            model_name="license",
+            index=models.Index(fields=["org_name"], name="license_org_name_idx"),
         ),
         migrations.AddConstraint(
-            model_name='license',
-            constraint=models.UniqueConstraint(condition=models.Q(('status', 'uninstalled'), _negated=True), fields=('org_id', 'package'), name='license_one_live_per_org_package'),
+            model_name="license",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("status", "uninstalled"), _negated=True),
+                fields=("org_id", "package"),
+                name="license_one_live_per_org_package",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='license',
-            constraint=models.CheckConstraint(condition=models.Q(('status__in', ['trial', 'active', 'suspended', 'expired', 'uninstalled'])), name='license_status_valid'),
+            model_name="license",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("status__in", ["trial", "active", "suspended", "expired", "uninstalled"])
+                ),
+                name="license_status_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='license',
-            constraint=models.CheckConstraint(condition=models.Q(('seats', -1), models.Q(('seats__gte', 1), ('seats__lte', 99000000)), _connector='OR'), name='license_seats_range'),
+            model_name="license",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("seats", -1),
+                    models.Q(("seats__gte", 1), ("seats__lte", 99000000)),
+                    _connector="OR",
+                ),
+                name="license_seats_range",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='license',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('status', 'trial'), _negated=True), ('expires_at__isnull', False), _connector='OR'), name='license_trial_has_expiry'),
+            model_name="license",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("status", "trial"), _negated=True),
+                    ("expires_at__isnull", False),
+                    _connector="OR",
+                ),
+                name="license_trial_has_expiry",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='license',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('status', 'uninstalled'), _negated=True), ('uninstalled_at__isnull', False), _connector='OR'), name='license_uninstalled_has_date'),
+            model_name="license",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("status", "uninstalled"), _negated=True),
+                    ("uninstalled_at__isnull", False),
+                    _connector="OR",
+                ),
+                name="license_uninstalled_has_date",
+            ),
         ),
         migrations.AddIndex(
-            model_name='licenseevent',
-            index=models.Index(fields=['license', '-at'], name='licenseevent_license_at_idx'),
+            model_name="licenseevent",
+            index=models.Index(fields=["license", "-at"], name="licenseevent_license_at_idx"),
         ),
         migrations.AddIndex(
-            model_name='licenseevent',
-            index=models.Index(fields=['kind', '-at'], name='licenseevent_kind_at_idx'),
+            model_name="licenseevent",
+            index=models.Index(fields=["kind", "-at"], name="licenseevent_kind_at_idx"),
         ),
         migrations.AddIndex(
-            model_name='licenseevent',
-            index=models.Index(fields=['source_event_id'], name='licenseevent_source_idx'),
+            model_name="licenseevent",
+            index=models.Index(fields=["source_event_id"], name="licenseevent_source_idx"),
         ),
     ]

@@ -23,6 +23,7 @@ PACKAGE_FIELDS = (
     "trial_days",
     "license_days",
     "default_seats",
+    "grace_days",
     "created_at",
     "updated_at",
 )

@@ -9,7 +9,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -18,76 +17,203 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='Package',
+            name="Package",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=255)),
-                ('namespace', models.CharField(help_text="The package's namespace prefix.", max_length=15, unique=True, validators=[django.core.validators.RegexValidator('^[A-Za-z][A-Za-z0-9]*(_[A-Za-z0-9]+)*$', 'A namespace starts with a letter; letters, digits and single underscores follow.')])),
-                ('package_id', core.salesforce_ids.SalesforceIdField(prefix='033', unique=True, verbose_name='package id')),
-                ('developer_org_id', core.salesforce_ids.SalesforceIdField(prefix='00D', verbose_name='developer org id')),
-                ('license_manager_linked', models.BooleanField(default=False, help_text="Whether this LMO is the package's License Manager. Until it is, installs create no licenses. Once set it cannot be undone.")),
-                ('linked_at', models.DateTimeField(blank=True, editable=False, null=True)),
-                ('default_status', models.CharField(choices=[('trial', 'Trial'), ('active', 'Active')], default='trial', max_length=10)),
-                ('trial_days', models.PositiveSmallIntegerField(default=30, validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(90)])),
-                ('license_days', models.PositiveIntegerField(blank=True, help_text="For an active default: days until expiry, or empty for 'does not expire'.", null=True, validators=[django.core.validators.MinValueValidator(1)])),
-                ('default_seats', models.IntegerField(default=10, validators=[packages.models.validate_seats])),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('lead_manager', models.ForeignKey(blank=True, help_text='The staff user who owns the leads that installs create.', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='managed_package_leads', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=255)),
+                (
+                    "namespace",
+                    models.CharField(
+                        help_text="The package's namespace prefix.",
+                        max_length=15,
+                        unique=True,
+                        validators=[
+                            django.core.validators.RegexValidator(
+                                "^[A-Za-z][A-Za-z0-9]*(_[A-Za-z0-9]+)*$",
+                                "A namespace starts with a letter; letters, digits and single underscores follow.",
+                            )
+                        ],
+                    ),
+                ),
+                (
+                    "package_id",
+                    core.salesforce_ids.SalesforceIdField(
+                        prefix="033", unique=True, verbose_name="package id"
+                    ),
+                ),
+                (
+                    "developer_org_id",
+                    core.salesforce_ids.SalesforceIdField(
+                        prefix="00D", verbose_name="developer org id"
+                    ),
+                ),
+                (
+                    "license_manager_linked",
+                    models.BooleanField(
+                        default=False,
+                        help_text="Whether this LMO is the package's License Manager. Until it is, installs create no licenses. Once set it cannot be undone.",
+                    ),
+                ),
+                ("linked_at", models.DateTimeField(blank=True, editable=False, null=True)),
+                (
+                    "default_status",
+                    models.CharField(
+                        choices=[("trial", "Trial"), ("active", "Active")],
+                        default="trial",
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "trial_days",
+                    models.PositiveSmallIntegerField(
+                        default=30,
+                        validators=[
+                            django.core.validators.MinValueValidator(1),
+                            django.core.validators.MaxValueValidator(90),
+                        ],
+                    ),
+                ),
+                (
+                    "license_days",
+                    models.PositiveIntegerField(
+                        blank=True,
+                        help_text="For an active default: days until expiry, or empty for 'does not expire'.",
+                        null=True,
+                        validators=[django.core.validators.MinValueValidator(1)],
+                    ),
+                ),
+                (
+                    "default_seats",
+                    models.IntegerField(default=10, validators=[packages.models.validate_seats]),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "lead_manager",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="The staff user who owns the leads that installs create.",
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="managed_package_leads",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='PackageVersion',
+            name="PackageVersion",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('version_number', models.CharField(max_length=23)),
-                ('major', models.PositiveIntegerField(editable=False)),
-                ('minor', models.PositiveIntegerField(editable=False)),
-                ('patch', models.PositiveIntegerField(editable=False)),
-                ('version_id', core.salesforce_ids.SalesforceIdField(prefix='04t', unique=True, verbose_name='version id')),
-                ('name', models.CharField(blank=True, max_length=255)),
-                ('release_date', models.DateField(blank=True, null=True)),
-                ('is_beta', models.BooleanField(default=False)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('package', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='versions', to='packages.package')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("version_number", models.CharField(max_length=23)),
+                ("major", models.PositiveIntegerField(editable=False)),
+                ("minor", models.PositiveIntegerField(editable=False)),
+                ("patch", models.PositiveIntegerField(editable=False)),
+                (
+                    "version_id",
+                    core.salesforce_ids.SalesforceIdField(
+                        prefix="04t", unique=True, verbose_name="version id"
+                    ),
+                ),
+                ("name", models.CharField(blank=True, max_length=255)),
+                ("release_date", models.DateField(blank=True, null=True)),
+                ("is_beta", models.BooleanField(default=False)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "package",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="versions",
+                        to="packages.package",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['package', '-major', '-minor', '-patch'],
+                "ordering": ["package", "-major", "-minor", "-patch"],
             },
         ),
         migrations.CreateModel(
-            name='SubscriberApiKey',
+            name="SubscriberApiKey",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(blank=True, max_length=100)),
-                ('key_prefix', models.CharField(editable=False, help_text='First characters.', max_length=16)),
-                ('key_hash', models.CharField(editable=False, max_length=64, unique=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('revoked_at', models.DateTimeField(blank=True, editable=False, null=True)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('package', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='api_keys', to='packages.package')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(blank=True, max_length=100)),
+                (
+                    "key_prefix",
+                    models.CharField(editable=False, help_text="First characters.", max_length=16),
+                ),
+                ("key_hash", models.CharField(editable=False, max_length=64, unique=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("revoked_at", models.DateTimeField(blank=True, editable=False, null=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "package",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="api_keys",
+                        to="packages.package",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'subscriber API key',
+                "verbose_name": "subscriber API key",
             },
         ),
         migrations.AddConstraint(
-            model_name='package',
-            constraint=models.CheckConstraint(condition=models.Q(('trial_days__gte', 1), ('trial_days__lte', 90)), name='package_trial_days_1_to_90'),
+            model_name="package",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("trial_days__gte", 1), ("trial_days__lte", 90)),
+                name="package_trial_days_1_to_90",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='package',
-            constraint=models.CheckConstraint(condition=models.Q(('default_seats', -1), models.Q(('default_seats__gte', 1), ('default_seats__lte', 99000000)), _connector='OR'), name='package_default_seats_range'),
+            model_name="package",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("default_seats", -1),
+                    models.Q(("default_seats__gte", 1), ("default_seats__lte", 99000000)),
+                    _connector="OR",
+                ),
+                name="package_default_seats_range",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='package',
-            constraint=models.CheckConstraint(condition=models.Q(('default_status__in', ['trial', 'active'])), name='package_default_status_valid'),
+            model_name="package",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("default_status__in", ["trial", "active"])),
+                name="package_default_status_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='packageversion',
-            constraint=models.UniqueConstraint(fields=('package', 'major', 'minor', 'patch'), name='package_version_number_unique'),
+            model_name="packageversion",
+            constraint=models.UniqueConstraint(
+                fields=("package", "major", "minor", "patch"), name="package_version_number_unique"
+            ),
         ),
     ]

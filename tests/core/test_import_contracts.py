@@ -42,8 +42,11 @@ def test_import_contracts__every_project_app_sits_in_a_layer():
 def test_import_contracts__console_and_api_modules_are_the_only_ones_looking_up():
     # Only presentation modules (console pages, API views and serializers) may import an
     # app above their own; a model, service, selector or task never does.
+    # The one exception: lmo.clock, which every layer asks what time it is (issue 16).
     [layers] = [c for c in CONFIG["contracts"] if c["type"] == "layers"]
-    importers = {rule.split("->")[0].strip() for rule in layers["ignore_imports"]}
+    rules = [[part.strip() for part in rule.split("->")] for rule in layers["ignore_imports"]]
+    assert [source for source, target in rules if target == "lmo.clock"] == ["**"]
+    importers = {source for source, target in rules if target != "lmo.clock"}
     presentation = (".admin", ".admin_forms", ".admin_views", ".console", ".api.")
 
     assert all(any(part in name + "." for part in presentation) for name in importers), importers

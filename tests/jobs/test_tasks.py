@@ -32,6 +32,7 @@ def test_beat_schedule__every_entry_names_a_registered_task(settings):
     names = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
     assert names == {
         "licenses.expire_licenses",
+        "features.end_overrides",
         "licenses.notify_expiring_soon",
         "jobs.relay_pending_outbox",
         "subscribers.drain_events",

@@ -67,6 +67,7 @@ def _inputs(name: str, license: License) -> list[dict]:
         "suspend": [{"reason": "Terms"}],
         "reinstate": [{}],
         "extend_trial": [{"until": soon}, *([{"until": limit}] if limit and limit > now else [])],
+        "renew": [{}, {"days": 30}],
         "set_seats": [{"seats": 7}, {"seats": -1}],
         "set_expiration": [
             {"expires_at": None},

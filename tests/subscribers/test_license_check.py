@@ -52,11 +52,13 @@ def test_check__trial__answers_all_fields_with_lmo_to_subscriber_features(
         "status": "trial",
         "access": True,
         "code": "TRIAL",
+        "grace_ends_at": None,
         "seats": pkg.default_seats,
         "used_licenses": None,
         "expires_at": license.expires_at.isoformat().replace("+00:00", "Z"),
         "version_number": "1.0.0",
         "features": {"Premium": False, "Max_Users": 25},
+        "overrides": {},
     }
 
 

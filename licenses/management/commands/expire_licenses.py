@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
-from django.utils import timezone
 
 from jobs.services import DEFAULT_BATCH_SIZE
-from licenses.sweeps import licenses_due_for_expiry, licenses_expire_due
+from licenses.sweeps import licenses_due_for_expiry, licenses_expire_due, licenses_sweep_due
+from lmo import clock
 
 
 class Command(BaseCommand):
     help = (
-        "Expire every trial and active license whose expires_at has passed, one history "
-        "row each. --dry-run lists them and changes nothing."
+        "Expire every trial and active license past its expires_at and its package's grace, "
+        "one history row each (and record licenses entering grace). --dry-run lists what "
+        "would expire and changes nothing."
     )
 
     def add_arguments(self, parser) -> None:
@@ -24,8 +25,11 @@ class Command(BaseCommand):
     def handle(self, *args, dry_run: bool, batch_size: int, **options) -> None:
         if batch_size < 1:
             raise CommandError("--batch-size must be at least 1.")
-        now = timezone.now()
-        result = licenses_expire_due(now=now, batch_size=batch_size, dry_run=dry_run)
+        now = clock.now()
+        if dry_run:
+            result = licenses_expire_due(now=now, batch_size=batch_size, dry_run=True)
+        else:
+            result = licenses_sweep_due(now=now, batch_size=batch_size)
         if not dry_run:
             self.stdout.write(
                 self.style.SUCCESS(

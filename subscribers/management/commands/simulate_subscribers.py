@@ -1,4 +1,5 @@
 import collections
+import datetime as dt
 import json
 import random
 import threading
@@ -16,11 +17,31 @@ from tqdm import tqdm
 from core.salesforce_ids import PACKAGE_PREFIX, try_normalize
 from features.choices import Direction
 from features.models import FeatureParameter
+from lmo import clock
 from packages.models import Package, SubscriberApiKey
 from subscribers.signatures import sign
 from subscribers.simulator import Delivery, SimPackage, plan_deliveries
 
 WEBHOOK_PATH = "/api/v1/webhooks/subscriber/"
+
+
+def _fast_forward(text: str | None) -> dt.timedelta:
+    if not text:
+        return dt.timedelta(0)
+    from clock.exceptions import ClockError
+    from clock.services import parse_duration
+
+    if not clock.simulated_clock_enabled():
+        raise CommandError("--fast-forward moves the simulated clock: set LMO_SIMULATED_CLOCK=1.")
+    try:
+        forward = parse_duration(text)
+    except ClockError as exc:
+        raise CommandError(exc.message) from None
+    if forward < dt.timedelta(days=1):
+        raise CommandError("--fast-forward: at least 1d.")
+    return forward
+
+
 CHECK_PATH = "/api/v1/subscriber/license/"
 
 
@@ -79,6 +100,15 @@ class Command(BaseCommand):
             help="Seconds to wait for every accepted event to leave the queue.",
         )
         parser.add_argument("--timeout", type=float, default=30.0, help="Per request, seconds.")
+        parser.add_argument(
+            "--fast-forward",
+            default=None,
+            metavar="DURATION",
+            help="Play the months forward from the clock's time over DURATION (e.g. 180d), "
+            "moving the simulated clock a day at a time and running the sweep, so trials "
+            "lapse, grace and overrides end. Needs LMO_SIMULATED_CLOCK=1 here and on the "
+            "server, and the server's database.",
+        )
 
     def handle(self, *args, **opts) -> None:
         secret = opts["secret"] or next(iter(settings.LMO_WEBHOOK_SECRETS), None)
@@ -86,14 +116,17 @@ class Command(BaseCommand):
             raise CommandError("Pass --secret whsec_... (or set LMO_WEBHOOK_SECRETS).")
         if opts["orgs"] < 1 or opts["months"] < 1 or opts["concurrency"] < 1:
             raise CommandError("--orgs, --months and --concurrency must be at least 1.")
+        forward = _fast_forward(opts["fast_forward"])
         packages, keys = self._packages_and_keys(opts["package_id"], opts["api_key"])
         seed = opts["seed"] if opts["seed"] is not None else random.randrange(1_000, 1_000_000)
+        start = clock.now()
         deliveries = plan_deliveries(
             packages=packages,
             orgs=opts["orgs"],
             seed=seed,
-            months=opts["months"],
-            now=timezone.now(),
+            # Played forward, the months end `forward` after the clock's time.
+            months=-(-forward.days // 30) if forward else opts["months"],
+            now=start + forward if forward else timezone.now(),
         )
         run = _Run(
             base_url=opts["url"].rstrip("/"),
@@ -109,7 +142,10 @@ class Command(BaseCommand):
         except httpx.HTTPError as exc:
             raise CommandError(f"Could not reach {opts['url']}: {exc}") from None
         self.stdout.write(f"seed {seed}: {len(deliveries)} deliveries")
-        run.send(deliveries, concurrency=opts["concurrency"])
+        if forward:
+            self._play_forward(run, deliveries, start=start, forward=forward, opts=opts)
+        else:
+            run.send(deliveries, concurrency=opts["concurrency"])
         run.settle(timeout=opts["settle_timeout"])
         for line in run.summary_lines():
             self.stdout.write(line)
@@ -118,6 +154,33 @@ class Command(BaseCommand):
                 f"{len(run.lost)} event(s) lost and {len(run.stuck)} still queued after "
                 f"{opts['settle_timeout']:.0f}s."
             )
+
+    def _play_forward(self, run, deliveries, *, start, forward, opts) -> None:
+        """A day at a time: move the clock to the day's end, run the sweep as beat would,
+        then send that day's deliveries (whose times the server now accepts)."""
+        from clock.services import clock_set
+        from features.services import feature_overrides_sweep
+        from licenses.sweeps import licenses_sweep_due
+
+        run.progress = False
+        elapsed, sent, index = 0.0, 0, 0
+        days = max(forward.days, 1)
+        for day in range(1, days + 1):
+            until = start + forward * day / days
+            clock_set(by="simulate_subscribers", to=until, note="simulate_subscribers")
+            licenses_sweep_due(now=until)
+            feature_overrides_sweep(now=until)
+            batch = []
+            while index < len(deliveries) and deliveries[index].deliver_at <= until:
+                batch.append(deliveries[index])
+                index += 1
+            if batch:
+                run.send(batch, concurrency=opts["concurrency"])
+                elapsed += run.elapsed
+                sent += len(batch)
+            if day % 30 == 0 or day == days:
+                self.stdout.write(f"clock {until:%Y-%m-%d %H:%M} UTC: {sent} deliveries sent")
+        run.elapsed = elapsed
 
     def _packages_and_keys(
         self, package_ids: list[str], api_keys: list[str]
