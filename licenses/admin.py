@@ -15,6 +15,7 @@ from core.console import IntermediateActionMixin, truncated
 from core.dates import expiry_html, format_utc
 from core.paginator import EstimatedCountPaginator
 from core.salesforce_ids import ORG_PREFIX, try_normalize
+from dashboards.admin_filters import DashboardSegmentFilter, FeatureFilter
 from leads.models import Account, Lead
 from lmo import clock
 from packages.models import PackageVersion
@@ -155,6 +156,8 @@ class LicenseAdmin(
         ExpiringFilter,
         SeatLimitFilter,
         GraceFilter,
+        DashboardSegmentFilter,
+        FeatureFilter,
     )
     # Only indexed columns sort: anything else would sort a million rows per page.
     sortable_by = ("license_name", "org", "installed")

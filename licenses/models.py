@@ -40,6 +40,7 @@ from .choices import (
     is_allowed,
 )
 from .exceptions import InvalidTransition, LicenseLocked, TrialLimitExceeded
+from .signals import LicenseChange, LicenseSnapshot, send_licenses_changed
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -506,11 +507,12 @@ class License(models.Model):
             # A new end: a later grace period is a new one, recorded again.
             quiet_changes["grace_noted_at"] = None
         before = {field: self._event_value(field) for field in changes}
+        was = LicenseSnapshot.of(self)
         for field, value in {**changes, **quiet_changes}.items():
             setattr(self, field, value)
         after = {field: self._event_value(field) for field in changes}
         self.save(update_fields=[*changes, *quiet_changes, "updated_at"])
-        return self.record_event(
+        event = self.record_event(
             kind,
             by=by,
             before=before,
@@ -519,6 +521,8 @@ class License(models.Model):
             source_event_id=source_event_id,
             at=at,
         )
+        send_licenses_changed([LicenseChange(was, LicenseSnapshot.of(self), event.at)])
+        return event
 
     def _event_value(self, field: str) -> Any:
         if field == "account":
@@ -659,9 +663,12 @@ class License(models.Model):
             when = format_utc(self.expires_at) if self.expires_at else "never"
             raise self._refuse(LicenseStatus.EXPIRED, f"it is not due (expires {when})")
         before, after = self.expired_history(self.status)
+        was = LicenseSnapshot.of(self)
         self.status = LicenseStatus.EXPIRED
         self.save(update_fields=["status", "updated_at"])
-        return self.record_event(self.EXPIRED_KIND, by=by, before=before, after=after, at=now)
+        event = self.record_event(self.EXPIRED_KIND, by=by, before=before, after=after, at=now)
+        send_licenses_changed([LicenseChange(was, LicenseSnapshot.of(self), event.at)])
+        return event
 
     EXPIRED_KIND = EventKind.STATUS_CHANGED
 

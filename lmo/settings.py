@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "jobs",
     "staff",
     "clock",
+    "dashboards",
     # Last: the project itself (the demo data command), on top of every app.
     "lmo",
 ]
