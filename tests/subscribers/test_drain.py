@@ -6,6 +6,7 @@ from io import StringIO
 
 import pytest
 from django.core.management import call_command
+from django.db import connection
 from django.utils import timezone
 
 from features.choices import DataType, Direction
@@ -21,7 +22,8 @@ from .helpers import deliver, drain, install_body, post_event, usage_body
 
 H = dt.timedelta(hours=1)
 # One first install through one drain batch: claim, lock, apply, mark; see bench/README.md.
-QUERIES_FIRST_INSTALL_DRAIN = 32
+# SQLite has no advisory locks and reads the batch differently: a few more.
+QUERIES_FIRST_INSTALL_DRAIN = {"postgresql": 32, "sqlite": 36}
 
 
 def _org(n: int) -> str:
@@ -253,7 +255,7 @@ def test_drain__one_first_install__bounded_query_count(
     post_event(client, install_body(package_id=pkg.package_id, org_id=_org(1), at=t0))
 
     # When a worker drains it, its queries stay within the budget of one batch
-    with django_assert_max_num_queries(QUERIES_FIRST_INSTALL_DRAIN):
+    with django_assert_max_num_queries(QUERIES_FIRST_INSTALL_DRAIN[connection.vendor]):
         result = drain()
 
     # Then the license, its history row and the inbox outcome are written
