@@ -39,7 +39,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 PG_HOST, PG_PORT = "127.0.0.1", int(os.environ.get("CHAOS_PG_PORT", "5432"))
-DB_NAME = os.environ.get("CHAOS_DB", "lmo_harden_chaos")
+DB_NAME = os.environ.get("CHAOS_DB", "lmo_chaos")
 WEB_PORT = int(os.environ.get("CHAOS_WEB_PORT", "8131"))
 SMTP_PORT = int(os.environ.get("CHAOS_SMTP_PORT", "8133"))
 BROKER_PROXY_PORT = int(os.environ.get("CHAOS_BROKER_PROXY_PORT", "8134"))
