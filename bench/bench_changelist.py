@@ -127,6 +127,7 @@ def main() -> None:
         "license list, page 50": "/admin/licenses/license/?p=50",
         "license list, status=trial": "/admin/licenses/license/?status__exact=trial",
         "license list, expiring in 7 days": "/admin/licenses/license/?expiring=7",
+        "license list, over seat limit": "/admin/licenses/license/?seats=over",
         "license list, search by org id": f"/admin/licenses/license/?q={org}",
         "license list, search by org name": "/admin/licenses/license/?q=Org+12345",
         "subscribers page, by org id": f"/admin/licenses/license/subscribers/?q={org}",

@@ -1,7 +1,7 @@
 """Run every benchmark, each on a PostgreSQL database of its own (created when missing).
 
     make bench                       # BENCH_PG=postgres://postgres@127.0.0.1:5432 by default
-    BENCH_ONLY=sweep make bench      # one of: subscribers, sweep, changelist
+    BENCH_ONLY=sweep make bench      # one of: subscribers, sweep, changelist, dashboards
 
 Each script prints its own ratios against a baseline measured in the same run.
 """
@@ -21,6 +21,18 @@ BENCHMARKS = {
     "subscribers": ("bench_subscribers.py", "lmo_bench_subscribers", []),
     "sweep": ("bench_sweep.py", "lmo_bench_sweep", []),
     "changelist": ("bench_changelist.py", "lmo_bench_changelist", ["--rows", "1000000"]),
+    # Two populations (10,000 and 1,000,000 licenses, generated once) compared in one run.
+    "dashboards": (
+        "bench_dashboards.py",
+        "lmo_bench_dashboards_small",
+        [
+            "--fill",
+            "--small",
+            f"{SERVER}/lmo_bench_dashboards_small",
+            "--large",
+            f"{SERVER}/lmo_bench_dashboards_large",
+        ],
+    ),
 }
 
 
@@ -42,6 +54,8 @@ def main() -> int:
         if only and key != only:
             continue
         ensure_database(database)
+        if key == "dashboards":
+            ensure_database("lmo_bench_dashboards_large")
         env = {
             **os.environ,
             "DATABASE_URL": f"{SERVER}/{database}",

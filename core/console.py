@@ -18,10 +18,16 @@ from django.contrib.admin import helpers
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponseRedirect
 from django.template.response import TemplateResponse
+from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
 
 CONFIRM_TEMPLATE = "console/confirm.html"
 MAX_LISTED_OBJECTS = 50
+
+
+def truncated(value: str) -> str:
+    """A long value cut to its list column (CSS), whole on hover and on its own page."""
+    return format_html('<span class="lmo-trunc" title="{}">{}</span>', value, value)
 
 
 def safe_next_url(request: HttpRequest) -> str:

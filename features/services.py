@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,7 +19,7 @@ from licenses.exceptions import LicenseError
 from licenses.models import License
 from lmo import clock
 
-from .choices import MAX_PARAMETERS_PER_PACKAGE, Direction
+from .choices import MAX_PARAMETERS_PER_PACKAGE, DataType, Direction
 from .exceptions import (
     FeatureError,
     ParameterImmutable,
@@ -425,6 +426,62 @@ def feature_value_bulk_set(
     return results
 
 
+@dataclass
+class ParameterOutcome:
+    """What setting one parameter did (or would do) to the chosen licenses of its package."""
+
+    parameter: FeatureParameter
+    value: Any
+    results: list[BulkResult] = dataclasses.field(default_factory=list)
+
+    @property
+    def value_display(self) -> str:
+        if self.parameter.data_type == DataType.BOOLEAN:
+            return "On" if self.value else "Off"
+        return str(self.value)
+
+    def _of(self, outcome: str) -> list[BulkResult]:
+        return [r for r in self.results if r.outcome == outcome]
+
+    @property
+    def changed(self) -> int:
+        return len(self._of("changed"))
+
+    @property
+    def unchanged(self) -> int:
+        return len(self._of("unchanged"))
+
+    @property
+    def refused(self) -> list[BulkResult]:
+        return self._of("refused")
+
+
+def feature_values_apply(
+    *,
+    licenses: list[License],
+    values: list[tuple[FeatureParameter, Any]],
+    by: Any,
+    reason: str = "",
+    dry_run: bool = False,
+) -> list[ParameterOutcome]:
+    """Set each chosen value on the chosen licenses of its package, one history row per change.
+
+    A dry run does the same work and rolls it back: the preview's counts are the service's
+    own answers, not a second reading of its rules.
+    """
+    with transaction.atomic():
+        outcomes = []
+        for parameter, value in values:
+            targets = [lic for lic in licenses if lic.package_id == parameter.package_id]
+            results = feature_value_bulk_set(
+                parameter=parameter, licenses=targets, value=value, by=by, reason=reason
+            )
+            outcomes.append(ParameterOutcome(parameter, value, results))
+        if dry_run:
+            transaction.set_rollback(True)
+    return outcomes
+
+
 def license_feature_map(license: License, *, direction: str | None = None) -> dict[str, Any]:
     """{developer_name: JSON value} of one license, optionally for one direction only."""
     rows = FeatureParameterValue.objects.filter(license=license).select_related("parameter")
@@ -435,6 +492,7 @@ def license_feature_map(license: License, *, direction: str | None = None) -> di
 
 __all__ = [
     "BulkResult",
+    "ParameterOutcome",
     "feature_override_bulk_set",
     "feature_override_end",
     "feature_override_set",
@@ -444,6 +502,7 @@ __all__ = [
     "feature_parameter_update",
     "feature_value_bulk_set",
     "feature_value_set",
+    "feature_values_apply",
     "feature_values_create_for_license",
     "license_feature_map",
 ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.widgets import AutocompleteSelect
 from django.db import models
 from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
@@ -16,6 +17,7 @@ from core.salesforce_ids import ORG_PREFIX, try_normalize
 from licenses.models import License
 from packages.choices import SITE_LICENSE
 from packages.models import seats_display
+from staff.selectors import lead_owner_choices
 
 from .choices import LeadStatus
 from .exceptions import LeadError
@@ -45,7 +47,10 @@ class ConvertLeadForm(forms.Form):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["account"].queryset = Account.objects.order_by("name")
+        field = self.fields["account"]
+        # The widget first: setting the queryset hands its choices to the widget.
+        field.widget = AutocompleteSelect(Lead._meta.get_field("converted_account"), admin.site)
+        field.queryset = Account.objects.order_by("name")
 
 
 class MergeLeadsForm(forms.Form):
@@ -83,6 +88,26 @@ class LeadForm(forms.ModelForm):
         status = self.fields.get("status")
         if status is not None:
             status.choices = [c for c in status.choices if c[0] != LeadStatus.CONVERTED]
+        limit_owner_choices(self)
+
+
+def limit_owner_choices(form: forms.ModelForm) -> None:
+    """Only users who work leads (Partner Ops) are offered as owner."""
+    owner = form.fields.get("owner")
+    if owner is not None:
+        owner.queryset = lead_owner_choices(current_id=form.instance.owner_id)
+
+
+class AccountForm(forms.ModelForm):
+    website = forms.URLField(required=False, assume_scheme="https", max_length=200)
+
+    class Meta:
+        model = Account
+        fields = ("name", "website", "owner")
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        limit_owner_choices(self)
 
 
 @admin.register(Lead)
@@ -303,6 +328,7 @@ class AccountLicenseInline(admin.TabularInline):
 
 @admin.register(Account)
 class AccountAdmin(admin.ModelAdmin):
+    form = AccountForm
     list_display = ("name", "website", "owner", "license_count", "seat_total")
     search_fields = ("name",)
     list_select_related = ("owner",)

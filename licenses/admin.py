@@ -11,14 +11,17 @@ from django.http import HttpRequest
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from core.console import IntermediateActionMixin
+from core.console import IntermediateActionMixin, truncated
+from core.dates import expiry_html, format_utc
 from core.paginator import EstimatedCountPaginator
 from core.salesforce_ids import ORG_PREFIX, try_normalize
+from dashboards.admin_filters import DashboardSegmentFilter, FeatureFilter
 from leads.models import Account, Lead
 from lmo import clock
-from packages.models import PackageVersion, seats_display
+from packages.models import PackageVersion
 
 from .actions import ACTIONS, LicenseAction
+from .admin_feature_values import FeatureValuesActionMixin
 from .admin_forms import LicenseChangeForm
 from .choices import EXPIRING_STATUSES, LicenseStatus
 from .console import (
@@ -31,6 +34,7 @@ from .console import (
     run_license_action,
 )
 from .models import License, LicenseEvent, parse_license_name
+from .seat_use import SeatLimitFilter, seats_used_html
 
 MAX_SEARCHED_ACCOUNTS = 500
 
@@ -42,17 +46,7 @@ def status_badge(status: str, label: str | None = None) -> str:
 
 
 def expiry_display(expires_at: dt.datetime | None, now: dt.datetime | None = None) -> str:
-    if expires_at is None:
-        return format_html('<span class="lmo-muted">{}</span>', "Does not expire")
-    now = now or clock.now()
-    days = (expires_at - now).days
-    if expires_at <= now:
-        note, css = f"{-days} days ago" if days < 0 else "today", "lmo-late"
-    else:
-        note, css = ("today" if days == 0 else f"in {days} days"), ("lmo-soon" if days < 7 else "")
-    return format_html(
-        '{} <span class="{}">({})</span>', f"{expires_at:%Y-%m-%d %H:%M}", css or "lmo-muted", note
-    )
+    return expiry_html(expires_at, now or clock.now())
 
 
 def license_search(queryset: QuerySet, term: str) -> QuerySet:
@@ -137,7 +131,9 @@ class GraceFilter(admin.SimpleListFilter):
 
 
 @admin.register(License)
-class LicenseAdmin(LicensePageFields, IntermediateActionMixin, admin.ModelAdmin):
+class LicenseAdmin(
+    LicensePageFields, FeatureValuesActionMixin, IntermediateActionMixin, admin.ModelAdmin
+):
     form = LicenseChangeForm
     list_display = (
         "license_name",
@@ -146,7 +142,7 @@ class LicenseAdmin(LicensePageFields, IntermediateActionMixin, admin.ModelAdmin)
         "version_number",
         "status_display",
         "seats_used",
-        "expires",
+        "expires_day",
         "account_name",
         "installed",
     )
@@ -158,7 +154,10 @@ class LicenseAdmin(LicensePageFields, IntermediateActionMixin, admin.ModelAdmin)
         VersionFilter,
         ("is_sandbox", admin.BooleanFieldListFilter),
         ExpiringFilter,
+        SeatLimitFilter,
         GraceFilter,
+        DashboardSegmentFilter,
+        FeatureFilter,
     )
     # Only indexed columns sort: anything else would sort a million rows per page.
     sortable_by = ("license_name", "org", "installed")
@@ -169,7 +168,7 @@ class LicenseAdmin(LicensePageFields, IntermediateActionMixin, admin.ModelAdmin)
     show_full_result_count = False
     paginator = EstimatedCountPaginator
     list_per_page = 50
-    actions = [f"action_{name}" for name in ACTIONS]
+    actions = [*(f"action_{name}" for name in ACTIONS), "set_feature_values"]
     change_form_template = "admin/licenses/license/change_form.html"
     change_list_template = "admin/licenses/license/change_list.html"
 
@@ -182,15 +181,15 @@ class LicenseAdmin(LicensePageFields, IntermediateActionMixin, admin.ModelAdmin)
     @admin.display(description="Org", ordering="org_name")
     def org(self, obj: License) -> str:
         return format_html(
-            '{}<br><span class="lmo-mono lmo-muted">{}</span>{}',
-            obj.org_name or "(no name)",
+            '{} <span class="lmo-mono lmo-muted">{}</span>{}',
+            truncated(obj.org_name or "(no name)"),
             obj.org_id,
             format_html(' <span class="lmo-muted">{}</span>', "sandbox") if obj.is_sandbox else "",
         )
 
     @admin.display(description="Package")
     def package_name(self, obj: License) -> str:
-        return obj.package.name
+        return truncated(obj.package.name)
 
     @admin.display(description="Version")
     def version_number(self, obj: License) -> str:
@@ -209,20 +208,23 @@ class LicenseAdmin(LicensePageFields, IntermediateActionMixin, admin.ModelAdmin)
 
     @admin.display(description="Seats / used")
     def seats_used(self, obj: License) -> str:
-        used = "-" if obj.used_licenses is None else f"{obj.used_licenses:,}"
-        return f"{seats_display(obj.seats)} / {used}"
+        return seats_used_html(obj)
 
     @admin.display(description="Expires")
     def expires(self, obj: License) -> str:
         return expiry_display(obj.expires_at)
 
+    @admin.display(description="Expires")
+    def expires_day(self, obj: License) -> str:
+        return expiry_html(obj.expires_at, clock.now(), compact=True)
+
     @admin.display(description="Account")
     def account_name(self, obj: License) -> str:
-        return obj.account.name if obj.account_id else "-"
+        return truncated(obj.account.name) if obj.account_id else "-"
 
     @admin.display(description="Installed", ordering="installed_at")
     def installed(self, obj: License) -> str:
-        return f"{obj.installed_at:%Y-%m-%d}"
+        return format_utc(obj.installed_at.astimezone(dt.UTC).date())
 
     # --- The license page -------------------------------------------------------------------
 
@@ -252,7 +254,7 @@ class LicenseAdmin(LicensePageFields, IntermediateActionMixin, admin.ModelAdmin)
     def get_fieldsets(self, request, obj=None):
         customer: tuple[str, ...] = ("lead_link", "account_link")
         if obj is not None and self.has_change_permission(request, obj):
-            customer = ("lead_link", "assign_account", "assign_reason")
+            customer = ("lead_link", "assign_lead", "assign_account", "assign_reason")
         return [
             (
                 "License",
@@ -282,7 +284,12 @@ class LicenseAdmin(LicensePageFields, IntermediateActionMixin, admin.ModelAdmin)
         ]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("package", "version", "account", "lead")
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("package", "version", "account", "lead")
+            .with_seat_use()
+        )
 
     def get_search_results(self, request, queryset, search_term):
         return license_search(queryset, search_term), False
@@ -300,8 +307,16 @@ class LicenseAdmin(LicensePageFields, IntermediateActionMixin, admin.ModelAdmin)
         return super().has_change_permission(request, obj)
 
     def save_model(self, request, obj, form, change):
-        # Nothing on this form is written directly: the account goes through the model method.
-        if change and "assign_account" in form.changed_data:
+        # Nothing on this form is written directly: lead and account go through the model.
+        if not change:
+            return
+        if "assign_lead" in form.changed_data:
+            obj.assign_lead(
+                by=request.user,
+                lead=form.cleaned_data["assign_lead"],
+                reason=form.cleaned_data.get("assign_reason", ""),
+            )
+        if "assign_account" in form.changed_data:
             obj.assign_account(
                 by=request.user,
                 account=form.cleaned_data["assign_account"],

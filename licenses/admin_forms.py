@@ -6,7 +6,7 @@ from typing import Any
 
 from django import forms
 
-from core.dates import DISPLAY_FORMAT
+from core.dates import INPUT_FORMATS, UtcDateTimeInput
 from licenses.choices import MAX_RENEWAL_DAYS
 from packages.choices import MAX_SEATS, SITE_LICENSE
 from packages.models import validate_seats
@@ -14,9 +14,8 @@ from packages.models import validate_seats
 from .actions import MAX_REASON_LENGTH, ActionField, LicenseAction
 from .models import License
 
-WIDGET_FORMAT = "%Y-%m-%dT%H:%M"
-# What the datetime-local widget sends, and the format the console shows dates in.
-DATETIME_INPUT_FORMATS = [WIDGET_FORMAT, "%Y-%m-%d %H:%M", DISPLAY_FORMAT]
+# Typed as shown (`2026-12-27 19:06 UTC`), with or without the zone and seconds.
+DATETIME_INPUT_FORMATS = INPUT_FORMATS
 NEVER_EXPIRES = "never_expires"
 
 
@@ -39,7 +38,7 @@ def _field(spec: ActionField) -> forms.Field:
             # A required "no date" is said with the box next to it.
             required=spec.required and not spec.nullable,
             input_formats=DATETIME_INPUT_FORMATS,
-            widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format=WIDGET_FORMAT),
+            widget=UtcDateTimeInput(),
             **options,
         )
     return forms.CharField(
@@ -101,14 +100,16 @@ class LicenseActionForm(forms.Form):
 
 
 class LicenseChangeForm(forms.ModelForm):
-    """The license page's only editable part: its Account, assigned through the model method."""
+    """The license page's only editable part: its lead and Account, each assigned through
+    its model method (and so written to the license's history)."""
 
+    assign_lead = forms.ModelChoiceField(
+        queryset=None, required=False, label="Lead", help_text="Empty: no lead."
+    )
     assign_account = forms.ModelChoiceField(
         queryset=None, required=False, label="Account", help_text="Empty: no account."
     )
-    assign_reason = forms.CharField(
-        required=False, max_length=500, label="Reason for the account change"
-    )
+    assign_reason = forms.CharField(required=False, max_length=500, label="Reason for the change")
 
     class Meta:
         model = License
@@ -118,12 +119,16 @@ class LicenseChangeForm(forms.ModelForm):
         from django.contrib import admin
         from django.contrib.admin.widgets import AutocompleteSelect
 
-        from leads.models import Account
+        from leads.models import Account, Lead
 
         super().__init__(*args, **kwargs)
-        field = self.fields.get("assign_account")
-        if field is not None:
-            # The widget first: setting the queryset hands its choices to the widget.
-            field.widget = AutocompleteSelect(License._meta.get_field("account"), admin.site)
-            field.queryset = Account.objects.all()
-            field.initial = self.instance.account_id
+        for name, model_field, queryset, initial in (
+            ("assign_lead", "lead", Lead.objects.all(), self.instance.lead_id),
+            ("assign_account", "account", Account.objects.all(), self.instance.account_id),
+        ):
+            field = self.fields.get(name)
+            if field is not None:
+                # The widget first: setting the queryset hands its choices to the widget.
+                field.widget = AutocompleteSelect(License._meta.get_field(model_field), admin.site)
+                field.queryset = queryset
+                field.initial = initial

@@ -23,7 +23,7 @@ from django.utils.html import format_html
 from django.views import View
 
 from core.console import IntermediateActionMixin
-from core.dates import format_utc
+from core.dates import format_history_value, format_utc
 from core.salesforce_ids import ORG_PREFIX, try_normalize
 from core.spreadsheet import csv_row
 from features.choices import DataType, Direction
@@ -62,6 +62,7 @@ def org_overview(org_id: str, *, with_inbox: bool) -> dict[str, Any] | None:
     licenses = list(
         License.objects.filter(org_id=org_id)
         .select_related("package", "version", "account", "lead")
+        .with_seat_use()
         .order_by("package__name", "-installed_at")
     )
     if not licenses:
@@ -88,6 +89,7 @@ def org_overview(org_id: str, *, with_inbox: bool) -> dict[str, Any] | None:
             .order_by("org_id")[:MAX_ORGS_LISTED]
         ),
         "licenses": licenses,
+        "over_seat_limit": [lic for lic in licenses if lic.is_over_seat_limit],
         "accounts": list(Account.objects.filter(pk__in=account_ids).order_by("name")),
         "leads": list(
             Lead.objects.filter(lead_filter).select_related("package").order_by("-created_at")[:50]
@@ -512,5 +514,9 @@ def _csv_rows(queryset: QuerySet) -> Iterator[str]:
 
 def event_change(event: LicenseEvent) -> str:
     keys = list(dict.fromkeys([*event.before, *event.after]))
-    parts = [f"{key}: {event.before.get(key, '-')} → {event.after.get(key, '-')}" for key in keys]
+    parts = [
+        f"{key}: {format_history_value(event.before.get(key))} → "
+        f"{format_history_value(event.after.get(key))}"
+        for key in keys
+    ]
     return "; ".join(parts)

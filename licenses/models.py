@@ -40,6 +40,7 @@ from .choices import (
     is_allowed,
 )
 from .exceptions import InvalidTransition, LicenseLocked, TrialLimitExceeded
+from .signals import LicenseChange, LicenseSnapshot, send_licenses_changed
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -70,6 +71,15 @@ def _actor(by: ActorLike) -> tuple[str, Any]:
     return by.get_username(), by
 
 
+# Over seat limit: the org reports more users than the seats bought. A site license (-1)
+# covers every user, and an uninstalled license grants nothing, so neither is ever over.
+OVER_SEAT_LIMIT = (
+    Q(used_licenses__gt=models.F("seats"))
+    & ~Q(seats=SITE_LICENSE)
+    & ~Q(status__in=TERMINAL_STATUSES)
+)
+
+
 class LicenseQuerySet(models.QuerySet):
     def for_org(self, org_id: str) -> LicenseQuerySet:
         """Licenses of an org, given its 15 or 18 character id."""
@@ -79,6 +89,18 @@ class LicenseQuerySet(models.QuerySet):
     def live(self) -> LicenseQuerySet:
         """Licenses that are not frozen (still installed)."""
         return self.exclude(status__in=TERMINAL_STATUSES)
+
+    def over_seat_limit(self) -> LicenseQuerySet:
+        """Installed licenses whose org uses more seats than it bought (never a site license)."""
+        return self.filter(OVER_SEAT_LIMIT)
+
+    def with_seat_use(self) -> LicenseQuerySet:
+        """Each license with `is_over_seat_limit`, by the same rule as `over_seat_limit()`."""
+        return self.annotate(
+            is_over_seat_limit=models.ExpressionWrapper(
+                OVER_SEAT_LIMIT, output_field=models.BooleanField()
+            )
+        )
 
     def due_for_expiry(self, now: datetime) -> LicenseQuerySet:
         """Trials and active licenses whose end, and their package's grace after it, has
@@ -485,11 +507,12 @@ class License(models.Model):
             # A new end: a later grace period is a new one, recorded again.
             quiet_changes["grace_noted_at"] = None
         before = {field: self._event_value(field) for field in changes}
+        was = LicenseSnapshot.of(self)
         for field, value in {**changes, **quiet_changes}.items():
             setattr(self, field, value)
         after = {field: self._event_value(field) for field in changes}
         self.save(update_fields=[*changes, *quiet_changes, "updated_at"])
-        return self.record_event(
+        event = self.record_event(
             kind,
             by=by,
             before=before,
@@ -498,6 +521,8 @@ class License(models.Model):
             source_event_id=source_event_id,
             at=at,
         )
+        send_licenses_changed([LicenseChange(was, LicenseSnapshot.of(self), event.at)])
+        return event
 
     def _event_value(self, field: str) -> Any:
         if field == "account":
@@ -638,9 +663,12 @@ class License(models.Model):
             when = format_utc(self.expires_at) if self.expires_at else "never"
             raise self._refuse(LicenseStatus.EXPIRED, f"it is not due (expires {when})")
         before, after = self.expired_history(self.status)
+        was = LicenseSnapshot.of(self)
         self.status = LicenseStatus.EXPIRED
         self.save(update_fields=["status", "updated_at"])
-        return self.record_event(self.EXPIRED_KIND, by=by, before=before, after=after, at=now)
+        event = self.record_event(self.EXPIRED_KIND, by=by, before=before, after=after, at=now)
+        send_licenses_changed([LicenseChange(was, LicenseSnapshot.of(self), event.at)])
+        return event
 
     EXPIRED_KIND = EventKind.STATUS_CHANGED
 

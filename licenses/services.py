@@ -14,6 +14,7 @@ from packages.choices import SITE_LICENSE, DefaultLicenseStatus
 from .choices import Actor, EventKind, LicenseStatus, OrgType
 from .exceptions import LicenseError
 from .models import License
+from .signals import LicenseChange, LicenseSnapshot, send_licenses_changed
 
 if TYPE_CHECKING:
     from leads.models import Account, Lead
@@ -112,6 +113,7 @@ def license_create(
     license.save()
     kind, after = license_created_event(license)
     license.record_event(kind, by=by, after=after, source_event_id=source_event_id, at=installed_at)
+    send_licenses_changed([LicenseChange(None, LicenseSnapshot.of(license), installed_at)])
     return license
 
 

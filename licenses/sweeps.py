@@ -34,6 +34,7 @@ from .cache import license_checks_invalidate
 from .choices import EXPIRING_STATUSES, Actor, EventKind, LicenseStatus
 from .models import License, LicenseEvent
 from .notifications import notify_many
+from .signals import send_licenses_changed_in_bulk
 
 EXPIRING_SOON_WITHIN = timedelta(days=7)
 
@@ -111,6 +112,7 @@ def history_write_many(
                 params,
             )
             event_ids = [event_id for (event_id,) in cursor.fetchall()]
+    send_licenses_changed_in_bulk(rows, at)
     notify_many(kind=kind, event_ids=event_ids, at=at)
 
 

@@ -20,6 +20,7 @@ router.register("licenses", LicenseViewSet, basename="license")
 router.register("events", SubscriberEventViewSet, basename="event")
 
 urlpatterns = [
+    path("v1/dashboards/", include("dashboards.api.urls")),
     path("v1/", include((router.urls, "api"), namespace="api")),
     path("schema/", SchemaView.as_view(), name="api-schema"),
     path("docs/", swagger_view, name="api-docs"),

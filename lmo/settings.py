@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "jobs",
     "staff",
     "clock",
+    "dashboards",
     # Last: the project itself (the demo data command), on top of every app.
     "lmo",
 ]
@@ -156,6 +157,8 @@ AUTH_PASSWORD_VALIDATORS = [
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
+# One way to write and read times everywhere: `2026-12-27 19:06 UTC` (lmo/dates.py).
+FORMAT_MODULE_PATH = ["core.formats"]
 USE_I18N = True
 USE_TZ = True
 

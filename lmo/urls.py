@@ -11,7 +11,7 @@ admin.site.index_title = "License Management Org"
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
     path("admin/", admin.site.urls),
-    path("dashboard/", include("licenses.urls")),
+    path("dashboard/", include("dashboards.urls")),
     # Before the staff API, whose routes would otherwise all be tried first: these are the
     # busiest endpoints (the webhook and the license check), and none of the paths overlap.
     path("api/v1/", include("subscribers.urls")),
@@ -19,3 +19,6 @@ urlpatterns = [
     re_path(r"^api/", api_not_found),
     path("", include("jobs.urls")),
 ]
+
+handler403 = "lmo.errors.permission_denied"
+handler404 = "lmo.errors.page_not_found"

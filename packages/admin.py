@@ -15,6 +15,7 @@ from django.utils.html import format_html
 
 from core.console import IntermediateActionMixin
 from licenses.choices import TERMINAL_STATUSES
+from staff.selectors import lead_owner_choices
 from subscribers.choices import Outcome
 from subscribers.models import SubscriberEvent
 
@@ -123,6 +124,14 @@ class PackageAdmin(IntermediateActionMixin, admin.ModelAdmin):
                 _versions=Count("versions", distinct=True), _unrouted=unrouted_count_subquery()
             )
         )
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        manager = form.base_fields.get("lead_manager")
+        if manager is not None:
+            # The leads installs create are worked by Partner Ops: only they may own them.
+            manager.queryset = lead_owner_choices(current_id=obj.lead_manager_id if obj else None)
+        return form
 
     def get_readonly_fields(self, request, obj=None):
         if obj is not None:

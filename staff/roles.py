@@ -25,7 +25,7 @@ _FULL = ("view", "add", "change", "delete")
 # {role: {"app_label.model": actions or custom codenames}}
 ROLE_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
     Role.OPS: {
-        "licenses.license": (*_VIEW, "change", "change_license_status"),
+        "licenses.license": (*_VIEW, "change", "change_license_status", "view_dashboard"),
         "licenses.licenseevent": _VIEW,
         "leads.lead": _EDIT,
         "leads.account": _EDIT,

@@ -12,7 +12,7 @@ from django.utils import timezone
 from features.models import FeatureParameterValue
 from licenses.choices import EventKind, LicenseStatus
 from licenses.models import License, LicenseEvent
-from tests.factories import AccountFactory
+from tests.factories import AccountFactory, LeadFactory
 
 CHANGELIST = "admin:licenses_license_changelist"
 
@@ -272,6 +272,42 @@ def test_license_page__assign_account__goes_through_the_model_method(world, clie
     assert trial.account == account
     event = LicenseEvent.objects.get(license=trial, kind=EventKind.ACCOUNT_CHANGED)
     assert (event.after, event.reason) == ({"account": "New Customer"}, "Signed")
+
+
+def test_license_page__assign_lead__autocompletes_and_goes_through_the_model_method(
+    world, client, ops_user
+):
+    client.force_login(ops_user)
+    trial = world["trial"]
+    lead = LeadFactory(first_name="Grace", last_name="Hopper", company="Cobol Systems")
+    url = reverse("admin:licenses_license_change", args=[trial.pk])
+    # The lead is picked by typing, not from a list of every lead
+    assert 'name="assign_lead"' in client.get(url).content.decode()
+    found = client.get(
+        reverse("admin:autocomplete"),
+        {
+            "term": "Hopper",
+            "app_label": "licenses",
+            "model_name": "license",
+            "field_name": "lead",
+        },
+    ).json()
+    assert [row["id"] for row in found["results"]] == [str(lead.pk)]
+    response = client.post(
+        url,
+        {
+            "assign_lead": lead.pk,
+            "assign_account": trial.account_id or "",
+            "assign_reason": "Met at the user group",
+            "_save": "Save",
+        },
+    )
+    assert response.status_code == 302
+    trial.refresh_from_db()
+    assert trial.lead == lead
+    event = LicenseEvent.objects.get(license=trial, kind=EventKind.LEAD_CHANGED)
+    assert event.reason == "Met at the user group"
+    assert not LicenseEvent.objects.filter(license=trial, kind=EventKind.ACCOUNT_CHANGED).exists()
 
 
 def test_license_page__status_is_not_a_form_field(world, client, ops_user):

@@ -27,6 +27,31 @@ def test_bootstrap_demo__is_idempotent_and_prints_logins(db, capsys, settings):
     assert set(License.objects.values_list("status", flat=True)) >= {"trial", "active"}
 
 
+def test_demo_data__reads_like_real_customers(db):
+    # Given the demo data loaded
+    from lmo.demo import CUSTOMERS, load_demo_data
+
+    load_demo_data(orgs=60)
+    domains = dict(CUSTOMERS.values())
+    leads = list(Lead.objects.all())
+
+    # Then every lead's email is at its own company's domain
+    assert leads
+    for lead in leads:
+        assert lead.email.endswith("@" + domains[lead.company]), (lead.email, lead.company)
+    # And leads were created over the simulated months, not all at one moment
+    created = sorted(lead.created_at for lead in leads)
+    assert len(set(created)) > len(leads) // 2
+    assert (created[-1] - created[0]).days > 60
+    # And one customer runs several orgs, named after its divisions
+    acme_orgs = set(
+        License.objects.filter(org_name__startswith="Acme Corporation").values_list(
+            "org_id", flat=True
+        )
+    )
+    assert len(acme_orgs) > 1
+
+
 def test_bootstrap_demo__debug_off__refuses_and_creates_nobody(db, settings):
     settings.DEBUG = False
 

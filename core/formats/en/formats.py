@@ -1,0 +1,12 @@
+"""Date formats for the console (FORMAT_MODULE_PATH): every time in UTC, written one way."""
+
+from core.dates import INPUT_FORMATS
+
+DATETIME_FORMAT = r"Y-m-d H:i \U\T\C"
+SHORT_DATETIME_FORMAT = DATETIME_FORMAT
+DATE_FORMAT = "Y-m-d"
+SHORT_DATE_FORMAT = DATE_FORMAT
+TIME_FORMAT = "H:i"
+DATETIME_INPUT_FORMATS = INPUT_FORMATS
+DATE_INPUT_FORMATS = ["%Y-%m-%d"]
+FIRST_DAY_OF_WEEK = 1

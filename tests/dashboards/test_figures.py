@@ -1,0 +1,235 @@
+"""Every dashboard figure of the known population (tests/dashboards/conftest.py), exactly."""
+
+import datetime as dt
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+import time_machine
+from django.core.cache import cache
+
+from dashboards import selectors
+from dashboards.filters import Scope
+from licenses.models import License
+from tests.dashboards.conftest import NOW
+
+pytestmark = pytest.mark.django_db
+
+
+def scope(population, days=30, orgs="production", package=True):
+    return Scope(
+        package=population.package if package else None,
+        period_days=days,
+        org_scope=orgs,
+        now=NOW,
+    )
+
+
+def listed(client, url):
+    """The license names the license list shows at a figure's link."""
+    response = client.get(url + "&all=")
+    assert response.status_code == 200, url
+    return sorted(license.name for license in response.context["cl"].result_list)
+
+
+def names(population, *keys):
+    return sorted(population.licenses[key].name for key in keys)
+
+
+def test_overview__figures(population):
+    data = selectors.overview(scope(population))
+
+    assert (data.live.value, data.live.previous) == (6, 4)
+    assert (data.active_seats.value, data.active_seats.previous) == (70, 70)
+    assert (data.site_licenses.value, data.site_licenses.previous) == (1, 0)
+    assert (data.seats_used.value, data.seats_used.previous) == (65, 0)
+    assert data.seats_used_share == pytest.approx(65 / 70, abs=1e-4)
+    assert (data.over_use.value, data.over_use.previous) == (2, 0)
+    assert {
+        row["status"]: (row["figure"].value, row["figure"].previous) for row in data.by_status
+    } == {
+        "trial": (4, 2),
+        "active": (3, 2),
+        "suspended": (1, 0),
+        "expired": (1, 1),
+        "uninstalled": (2, 2),
+    }
+    assert [
+        (w["week"], w["installs"].value, w["uninstalls"].value, w["net"]) for w in data.weeks
+    ] == [
+        (dt.date(2026, 5, 11), 0, 0, 0),
+        (dt.date(2026, 5, 18), 1, 0, 1),
+        (dt.date(2026, 5, 25), 1, 0, 1),
+        (dt.date(2026, 6, 1), 2, 0, 2),
+        (dt.date(2026, 6, 8), 0, 0, 0),
+        (dt.date(2026, 6, 15), 0, 0, 0),
+    ]
+    assert [(r["days"], r["figure"].value) for r in data.trials_ending] == [
+        (7, 1),
+        (14, 2),
+        (30, 3),
+    ]
+    names_and_excess = [(row["license"], row["excess"]) for row in data.over_use_rows]
+    assert names_and_excess == [
+        (population.licenses["A"].name, 10),
+        (population.licenses["G"].name, 2),
+    ]
+
+
+def test_overview__sandboxes_included_when_asked(population):
+    data = selectors.overview(scope(population, orgs="all"))
+
+    assert data.live.value == 7  # J, the sandbox's trial, too
+    assert selectors.overview(scope(population, orgs="sandbox")).live.value == 1
+
+
+def test_trial_conversion__cohorts(population):
+    data = selectors.trial_conversion(scope(population, days=365))
+
+    assert len(data.cohorts) == 12
+    assert data.cohorts[0]["month"] == dt.date(2025, 7, 1)
+    table = {
+        c["month"].strftime("%Y-%m"): (
+            c["started"].value,
+            {o["outcome"]: o["figure"].value for o in c["outcomes"] if o["figure"].value},
+            c["median_days_to_purchase"],
+        )
+        for c in data.cohorts
+        if c["started"].value
+    }
+    assert table == {
+        "2026-02": (1, {"converted": 1}, 5),
+        "2026-03": (2, {"converted": 1, "uninstalled": 1}, 10),
+        "2026-04": (2, {"converted": 1, "expired": 1}, 20),
+        "2026-05": (4, {"converted": 1, "trial": 3}, 29),
+        "2026-06": (2, {"trial": 1, "suspended": 1}, None),
+    }
+    may = next(c for c in data.cohorts if c["month"] == dt.date(2026, 5, 1))
+    assert {o["outcome"]: o["share"] for o in may["outcomes"]}["trial"] == 0.75
+    assert (data.started, data.converted, data.median_days_to_purchase) == (11, 4, 10)
+    assert data.conversion == pytest.approx(4 / 11, abs=1e-4)
+
+
+def test_churn__uninstalls_and_retention(population):
+    data = selectors.churn(scope(population, days=365))
+
+    months = {m["month"].strftime("%Y-%m"): m for m in data.months}
+    assert data.uninstalls == 2
+    assert {s["status"]: s["figure"].value for s in months["2026-03"]["by_status"]} == {
+        "trial": 1,
+        "active": 0,
+        "suspended": 0,
+        "expired": 0,
+    }
+    assert {s["status"]: s["figure"].value for s in months["2026-04"]["by_status"]}["active"] == 1
+    retention = {
+        key: [(r["figure"].value, r["share"]) if r["measurable"] else None for r in m["retention"]]
+        for key, m in months.items()
+        if m["installs"].value
+    }
+    assert {key: m["installs"].value for key, m in months.items() if m["installs"].value} == {
+        "2026-02": 1,
+        "2026-03": 2,
+        "2026-04": 2,
+        "2026-05": 4,
+        "2026-06": 2,
+    }
+    assert retention == {
+        "2026-02": [(1, 1.0), (1, 1.0), (0, 0.0)],
+        "2026-03": [(1, 0.5), (1, 0.5), None],
+        "2026-04": [(2, 1.0), None, None],
+        "2026-05": [None, None, None],
+        "2026-06": [None, None, None],
+    }
+
+
+def test_versions__live_installs_latest_share_and_change(population):
+    data = selectors.versions(scope(population))
+
+    (package,) = data.packages
+    assert package["live"].value == 6
+    assert package["latest"] == population.versions["2.0.0"]
+    assert package["on_latest_share"] == pytest.approx(4 / 6, abs=1e-4)
+    assert [
+        (v["version_number"], v["figure"].value, v["figure"].previous, v["is_latest"])
+        for v in package["versions"]
+    ] == [
+        ("2.1.0", 0, 0, False),
+        ("2.0.0", 4, 2, True),
+        ("1.1.0", 1, 1, False),
+        ("1.0.0", 1, 1, False),
+    ]
+    older = selectors.licenses_on_older_versions(scope(population), population.versions["2.0.0"])
+    assert [lic.name for lic in older] == [
+        population.licenses["G"].name,  # newest first
+        population.licenses["A"].name,
+    ]
+
+
+def test_feature_adoption__switches_and_readings(population):
+    cache.clear()
+    data = selectors.feature_adoption(scope(population))
+
+    (switch,) = data.switches
+    assert (switch["on"].value, switch["live"], switch["share_on"]) == (2, 6, 0.3333)
+    (reading,) = data.readings
+    assert (reading["reported"].value, reading["median"], reading["p90"], reading["max"]) == (
+        4,
+        12,
+        100,
+        100,
+    )
+
+
+@time_machine.travel(NOW, tick=False)
+def test_every_number_links_to_the_licenses_that_make_it_up(population, client, manager_user):
+    client.force_login(manager_user)
+    overview = selectors.overview(scope(population))
+    L = population.licenses
+
+    assert listed(client, overview.live.url) == names(population, "A", "B", "C", "E", "F", "G")
+    assert listed(client, overview.active_seats.url) == names(population, "A", "B")
+    assert listed(client, overview.site_licenses.url) == names(population, "C")
+    assert listed(client, overview.over_use.url) == names(population, "A", "G")
+    by_status = {row["status"]: row["figure"].url for row in overview.by_status}
+    assert listed(client, by_status["trial"]) == names(population, "E", "F", "G", "L")
+    assert listed(client, by_status["uninstalled"]) == names(population, "H", "I")
+    week = overview.weeks[3]
+    assert listed(client, week["installs"].url) == names(population, "E", "K")
+    assert listed(client, overview.trials_ending[1]["figure"].url) == names(population, "F", "G")
+
+    conversion = selectors.trial_conversion(scope(population, days=365))
+    may = next(c for c in conversion.cohorts if c["month"] == dt.date(2026, 5, 1))
+    assert listed(client, may["started"].url) == names(population, "C", "F", "G", "L")
+    outcomes = {o["outcome"]: o["figure"].url for o in may["outcomes"]}
+    assert listed(client, outcomes["converted"]) == names(population, "C")
+    assert listed(client, outcomes["trial"]) == names(population, "F", "G", "L")
+
+    churn = {m["month"]: m for m in selectors.churn(scope(population, days=365)).months}
+    march = churn[dt.date(2026, 3, 1)]
+    assert listed(client, march["uninstalls"].url) == names(population, "H")
+    assert listed(client, march["by_status"][0]["figure"].url) == names(population, "H")
+    assert listed(client, march["retention"][0]["figure"].url) == names(population, "A")
+    feb = churn[dt.date(2026, 2, 1)]
+    assert listed(client, feb["retention"][2]["figure"].url) == []
+
+    versions = selectors.versions(scope(population)).packages[0]["versions"]
+    assert listed(client, versions[1]["figure"].url) == names(population, "B", "C", "E", "F")
+    older = selectors.older_versions_url(scope(population), population.versions["2.0.0"])
+    assert listed(client, older) == names(population, "A", "G")
+
+    cache.clear()
+    features = selectors.feature_adoption(scope(population))
+    assert listed(client, features.switches[0]["on"].url) == names(population, "A", "B")
+    assert listed(client, features.readings[0]["reported"].url) == names(
+        population, "A", "B", "C", "G"
+    )
+    assert L["J"].is_sandbox
+
+
+def test_links_keep_the_scope(population):
+    url = selectors.overview(scope(population)).live.url
+    query = parse_qs(urlparse(url).query)
+
+    assert query["package__id__exact"] == [str(population.package.pk)]
+    assert query["org_type__exact"] == ["production"]
+    assert License.objects.filter(org_type="sandbox").count() == 1
