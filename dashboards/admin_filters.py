@@ -7,9 +7,9 @@ import datetime as dt
 
 from django.contrib import admin
 from django.db.models import QuerySet
-from django.utils import timezone
 
 from features.models import FeatureParameter, FeatureParameterValue
+from lmo import clock
 
 from . import definitions as d
 
@@ -32,9 +32,9 @@ class DashboardSegmentFilter(admin.SimpleListFilter):
     def queryset(self, request, queryset: QuerySet) -> QuerySet:
         value = self.value()
         if value == "live":
-            return queryset.filter(d.live_q(timezone.now()))
+            return queryset.filter(d.live_q(clock.now()))
         if value == "over_limit":
-            return queryset.filter(d.live_q(timezone.now()), d.over_limit_q())
+            return queryset.filter(d.live_q(clock.now()), d.over_limit_q())
         if value and value.startswith("retained_") and value[9:].isdigit():
             return queryset.filter(d.retained_q(int(value[9:])))
         return queryset

@@ -82,6 +82,13 @@ DEFINITIONS: tuple[Definition, ...] = (
         "excess is used minus seats.",
     ),
     Definition(
+        "in-grace",
+        "In grace",
+        "A trial or active license past its end but within its package's grace days: the "
+        "org keeps access (the license check answers GRACE) and the license is not live. "
+        "The expiry sweep expires it when its grace ends.",
+    ),
+    Definition(
         "installs",
         "Install, uninstall, net growth",
         "An install is a new license: a first install or a reinstall after an uninstall. An "

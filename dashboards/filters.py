@@ -6,8 +6,8 @@ import datetime as dt
 from dataclasses import dataclass
 
 from django import forms
-from django.utils import timezone
 
+from lmo import clock
 from packages.models import Package
 
 from . import definitions as d
@@ -92,7 +92,7 @@ class ScopeForm(forms.Form):
             package=data.get("package"),
             period_days=data.get("period") or self.default_period,
             org_scope=data.get("orgs") or d.DEFAULT_ORG_SCOPE,
-            now=now or timezone.now(),
+            now=now or clock.now(),
         )
 
 

@@ -121,6 +121,8 @@ class Overview:
     weeks: list[dict[str, Any]]
     trials_ending: list[dict[str, Any]]
     over_use_rows: list[dict[str, Any]]
+    in_grace: Figure
+    in_grace_rows: list[dict[str, Any]]
 
     @property
     def seats_used_share(self) -> float | None:
@@ -129,7 +131,7 @@ class Overview:
 
 def overview(scope: Scope) -> Overview:
     """Seats, licenses by status with their change over the period, installs and
-    uninstalls per week, trials ending soon, over-use: five queries."""
+    uninstalls per week, trials ending soon, over-use, licenses in grace: seven queries."""
     now: dict[str, Counter] = defaultdict(Counter)
     for row in (
         _rollup(LicenseTally.objects.all(), scope).values("status").annotate(**_sums(SEAT_MEASURES))
@@ -247,6 +249,21 @@ def overview(scope: Scope) -> Overview:
         .select_related("package")
         .order_by("-excess", "-id")[:OVER_USE_ROWS]
     ]
+    in_grace = _rollup(License.objects.in_grace(scope.now), scope)
+    in_grace_rows = [
+        {
+            "license": license.name,
+            "url": reverse("admin:licenses_license_change", args=[license.pk]),
+            "org_name": license.org_name,
+            "org_id": license.org_id,
+            "package": license.package.name,
+            "status": license.status,
+            "expires_at": license.expires_at,
+        }
+        for license in in_grace.select_related("package").order_by("expires_at", "id")[
+            :OVER_USE_ROWS
+        ]
+    ]
     return Overview(
         scope=scope,
         live=Figure(live_now["licenses"], live_url, live_then["licenses"]),
@@ -266,6 +283,8 @@ def overview(scope: Scope) -> Overview:
         weeks=weeks,
         trials_ending=trials_ending,
         over_use_rows=over_use_rows,
+        in_grace=Figure(in_grace.count(), license_list(scope, grace="in")),
+        in_grace_rows=in_grace_rows,
     )
 
 

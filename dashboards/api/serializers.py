@@ -69,6 +69,16 @@ class OverUseSerializer(serializers.Serializer):
     excess = serializers.IntegerField(**R)
 
 
+class InGraceSerializer(serializers.Serializer):
+    license = serializers.CharField(**R)
+    url = serializers.CharField(**R)
+    org_name = serializers.CharField(**R)
+    org_id = serializers.CharField(**R)
+    package = serializers.CharField(**R)
+    status = serializers.ChoiceField(choices=LicenseStatus.choices, **R)
+    expires_at = serializers.DateTimeField(**R)
+
+
 class OverviewSerializer(serializers.Serializer):
     scope = ScopeSerializer(**R)
     live = FigureSerializer(**R)
@@ -81,6 +91,8 @@ class OverviewSerializer(serializers.Serializer):
     weeks = WeekSerializer(many=True, **R)
     trials_ending = TrialsEndingSerializer(many=True, **R)
     over_use_rows = OverUseSerializer(many=True, **R)
+    in_grace = FigureSerializer(**R)
+    in_grace_rows = InGraceSerializer(many=True, **R)
 
 
 class OutcomeSerializer(serializers.Serializer):

@@ -9,7 +9,7 @@ from rest_framework import mixins, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from core.api.filters import IdFilter, salesforce_id_filter
+from core.api.filters import IdFilter, UtcIsoDateTimeFilter, salesforce_id_filter
 from core.api.schema import error_example, error_response
 from core.api.views import StaffApiMixin
 from core.salesforce_ids import ORG_PREFIX
@@ -62,7 +62,7 @@ class LeadFilter(django_filters.FilterSet):
     org_id = django_filters.CharFilter(method=salesforce_id_filter(ORG_PREFIX))
     package = IdFilter(field_name="package_id")
     email = django_filters.CharFilter(lookup_expr="iexact")
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_after = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
 
     class Meta:
         model = Lead

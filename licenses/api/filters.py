@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import django_filters
 
-from core.api.filters import IdFilter, salesforce_id_filter
+from core.api.filters import IdFilter, UtcIsoDateTimeFilter, salesforce_id_filter
 from core.salesforce_ids import ORG_PREFIX
 from licenses.choices import LicenseStatus
 from licenses.models import License
@@ -22,9 +22,9 @@ class LicenseFilter(django_filters.FilterSet):
         help_text="15 or 18 characters, 00D...; an id that is not an org id matches nothing.",
     )
     sandbox = django_filters.BooleanFilter(field_name="is_sandbox")
-    expires_before = django_filters.IsoDateTimeFilter(field_name="expires_at", lookup_expr="lt")
-    expires_after = django_filters.IsoDateTimeFilter(field_name="expires_at", lookup_expr="gte")
-    installed_after = django_filters.IsoDateTimeFilter(field_name="installed_at", lookup_expr="gte")
+    expires_before = UtcIsoDateTimeFilter(field_name="expires_at", lookup_expr="lt")
+    expires_after = UtcIsoDateTimeFilter(field_name="expires_at", lookup_expr="gte")
+    installed_after = UtcIsoDateTimeFilter(field_name="installed_at", lookup_expr="gte")
 
     class Meta:
         model = License

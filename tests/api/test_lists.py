@@ -108,6 +108,17 @@ def test_licenses_list__date_filters(world, spread, ops_client):
     assert "Trial Org" in names(recent)
 
 
+def test_licenses_list__dates_with_any_offset__compared_in_utc(world, spread, ops_client):
+    # An offset PostgreSQL cannot store (beyond 15:59) is still a valid ISO 8601 instant
+    now = world["now"]
+    far_east = (now - dt.timedelta(days=30)).astimezone(dt.timezone(dt.timedelta(hours=19)))
+
+    recent = ops_client.get("/api/v1/licenses/", {"installed_after": far_east.isoformat()})
+
+    assert "Old Install" not in names(recent)
+    assert "Trial Org" in names(recent)
+
+
 @pytest.mark.parametrize(
     ("query", "field"),
     [
@@ -115,6 +126,7 @@ def test_licenses_list__date_filters(world, spread, ops_client):
         ({"package": "abc"}, "package"),
         ({"package": "99999999999999999999"}, "package"),
         ({"expires_before": "tomorrow"}, "expires_before"),
+        ({"installed_after": "0001-01-01T00:30:00+01:00"}, "installed_after"),
         ({"page_size": "-3"}, "page_size"),
     ],
 )

@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, models, transaction
 from django.db.models import Max
-from django.utils import timezone
 
 from core.salesforce_ids import normalize_salesforce_id
 from dashboards.rollup import rollup_rebuild
@@ -33,6 +32,7 @@ from features.choices import DataType, Direction
 from features.models import FeatureParameter, FeatureParameterValue
 from licenses.choices import Actor, EventKind, LicenseStatus, OrgType
 from licenses.models import License, LicenseEvent
+from lmo import clock
 from packages.choices import SITE_LICENSE
 from packages.models import Package, PackageVersion
 
@@ -199,7 +199,7 @@ class Command(BaseCommand):
         # Another run adds other orgs: seeded by what exists too.
         newest = License.objects.aggregate(newest=Max("id"))["newest"] or 0
         rng = random.Random(f"{seed}:{newest}")
-        now = timezone.now()
+        now = clock.now()
         started = time.monotonic()
         catalogue = _ensure_catalogue(rng, now)
         weights = [entry.weight for entry in catalogue]
