@@ -112,5 +112,10 @@ class FaultProxy:
     def _drop(self, sock: socket.socket) -> None:
         with self._lock:
             self._open.discard(sock)
+        # close() alone sends no FIN while the other direction's thread is blocked in recv()
+        # on this socket (the kernel keeps it open for that call): the peer would then wait
+        # forever on a connection whose other end is gone. shutdown() closes it now.
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
         with contextlib.suppress(OSError):
             sock.close()

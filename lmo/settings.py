@@ -122,6 +122,18 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
     DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
+    # A server that vanishes without closing (failover, a dropped NAT entry) would leave a
+    # worker or beat waiting on its socket for the kernel's two-hour keepalive default;
+    # these close such a connection within about a minute so the task's retry reconnects.
+    _pg_options = DATABASES["default"].setdefault("OPTIONS", {})
+    for _name, _value in {
+        "keepalives": 1,
+        "keepalives_idle": 30,
+        "keepalives_interval": 10,
+        "keepalives_count": 3,
+        "tcp_user_timeout": 60_000,
+    }.items():
+        _pg_options.setdefault(_name, _value)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

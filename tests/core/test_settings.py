@@ -87,3 +87,16 @@ def test_settings__production__uses_what_it_was_given():
         "core.cache.RedisCache",
         "redis://cache.example:6379/0",
     ]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_postgres_connection__detects_a_vanished_server_within_a_minute():
+    from django.db import connection
+
+    connection.ensure_connection()
+    parameters = connection.connection.get_dsn_parameters()
+    # Probes after 30 s idle, every 10 s, 3 misses; unacknowledged writes give up at 60 s.
+    assert parameters["keepalives_idle"] == "30"
+    assert parameters["keepalives_count"] == "3"
+    assert parameters["tcp_user_timeout"] == "60000"
