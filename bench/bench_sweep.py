@@ -93,7 +93,7 @@ def build(total: int, due: int) -> None:
 
     call_command("migrate", verbosity=0)
     _sql(
-        "TRUNCATE licenses_licenseevent, jobs_outboxmessage, jobs_sweeprun, "
+        "TRUNCATE licenses_licenseevent, jobs_outboxdelivery, jobs_outboxmessage, jobs_sweeprun, "
         "features_featureparametervalue, licenses_license RESTART IDENTITY CASCADE"
     )
     package = Package.objects.order_by("pk").first() or PackageFactory(
@@ -141,7 +141,7 @@ def reset(due: int) -> None:
         "UPDATE licenses_license SET status = 'trial' WHERE id <= %s AND status <> 'trial'",
         [due],
     )
-    _sql("TRUNCATE licenses_licenseevent, jobs_outboxmessage, jobs_sweeprun")
+    _sql("TRUNCATE licenses_licenseevent, jobs_outboxdelivery, jobs_outboxmessage, jobs_sweeprun")
     _vacuum()
 
 

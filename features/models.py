@@ -41,6 +41,19 @@ class TypedValueMixin:
             setattr(self, f"{prefix}{data_type}", value if data_type == self.data_type else None)
 
 
+def typed_value(prefix: str) -> property:
+    """A value stored in one of the `<prefix><data type>` columns: reading gives the column of
+    the row's data type, writing coerces the value and clears the other columns."""
+
+    def read(self: TypedValueMixin) -> FeatureValue:
+        return self._read_typed(prefix)
+
+    def write(self: TypedValueMixin, raw: object) -> None:
+        self._write_typed(prefix, raw)
+
+    return property(read, write)
+
+
 class FeatureParameter(TypedValueMixin, models.Model):
     """A typed switch (LMO to subscriber) or reading (subscriber to LMO) of one package."""
 
@@ -91,13 +104,7 @@ class FeatureParameter(TypedValueMixin, models.Model):
     def __str__(self) -> str:
         return f"{self.developer_name} ({self.get_data_type_display()})"
 
-    @property
-    def default_value(self) -> FeatureValue:
-        return self._read_typed("default_")
-
-    @default_value.setter
-    def default_value(self, raw: object) -> None:
-        self._write_typed("default_", raw)
+    default_value = typed_value("default_")
 
     @property
     def is_lmo_to_subscriber(self) -> bool:
@@ -190,13 +197,7 @@ class FeatureParameterValue(TypedValueMixin, models.Model):
     def __str__(self) -> str:
         return f"{self.parameter.developer_name}={self.value}"
 
-    @property
-    def value(self) -> FeatureValue:
-        return self._read_typed("value_")
-
-    @value.setter
-    def value(self, raw: object) -> None:
-        self._write_typed("value_", raw)
+    value = typed_value("value_")
 
 
 class FeatureOverride(TypedValueMixin, models.Model):
@@ -256,21 +257,9 @@ class FeatureOverride(TypedValueMixin, models.Model):
     def __str__(self) -> str:
         return f"{self.parameter.developer_name}={self.value} until {self.until:%Y-%m-%d %H:%M}"
 
-    @property
-    def value(self) -> FeatureValue:
-        return self._read_typed("value_")
+    value = typed_value("value_")
 
-    @value.setter
-    def value(self, raw: object) -> None:
-        self._write_typed("value_", raw)
-
-    @property
-    def previous_value(self) -> FeatureValue:
-        return self._read_typed("previous_")
-
-    @previous_value.setter
-    def previous_value(self, raw: object) -> None:
-        self._write_typed("previous_", raw)
+    previous_value = typed_value("previous_")
 
     @property
     def is_running(self) -> bool:

@@ -13,8 +13,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.core.serializers.json import DjangoJSONEncoder
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -77,41 +76,14 @@ def history_write_many(
     License.record_event writes, and, for the kinds people hear about, one outbox message
     naming the whole batch's events (one row per batch, not per license, keeps the sweep
     close to the cost of the bare UPDATE and INSERT).
-
-    On PostgreSQL the history goes in one INSERT ... SELECT from arrays, which costs a
-    fraction of building and sending thousands of model instances; elsewhere bulk_create.
     """
-    if connection.vendor != "postgresql":
-        events = LicenseEvent.objects.bulk_create(
-            [
-                LicenseEvent(license_id=pk, at=at, actor=Actor.SYSTEM, kind=kind, before=b, after=a)
-                for pk, b, a in rows
-            ]
-        )
-        event_ids = [event.pk for event in events]
-    else:
-        encode = DjangoJSONEncoder().encode
-        params = {
-            "ids": [pk for pk, _, _ in rows],
-            "befores": [encode(before) for _, before, _ in rows],
-            "afters": [encode(after) for _, _, after in rows],
-            "at": at,
-            "actor": Actor.SYSTEM.value,
-            "kind": kind,
-        }
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"""
-                INSERT INTO {LicenseEvent._meta.db_table}
-                    (license_id, at, actor, kind, before, after, reason)
-                SELECT row.id, %(at)s, %(actor)s, %(kind)s, row.before, row.after, ''
-                FROM unnest(%(ids)s::bigint[], %(befores)s::jsonb[], %(afters)s::jsonb[])
-                    AS row(id, before, after)
-                RETURNING id
-                """,
-                params,
-            )
-            event_ids = [event_id for (event_id,) in cursor.fetchall()]
+    events = LicenseEvent.objects.bulk_create(
+        [
+            LicenseEvent(license_id=pk, at=at, actor=Actor.SYSTEM, kind=kind, before=b, after=a)
+            for pk, b, a in rows
+        ]
+    )
+    event_ids = [event.pk for event in events]
     send_licenses_changed_in_bulk(rows, at)
     notify_many(kind=kind, event_ids=event_ids, at=at)
 

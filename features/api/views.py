@@ -9,6 +9,7 @@ from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_v
 from rest_framework import mixins, status, viewsets
 from rest_framework.response import Response
 
+from core.api.bulk import bulk_results
 from core.api.filters import IdFilter
 from core.api.schema import error_example, error_response
 from core.api.views import StaffApiMixin
@@ -284,27 +285,6 @@ class FeatureOverrideViewSet(
                 reason=body["reason"],
             )
         }
-        results = []
-        for pk in ids:
-            outcome = outcomes.get(pk)
-            if outcome is None:
-                results.append(
-                    {
-                        "id": pk,
-                        "license": None,
-                        "outcome": "not_found",
-                        "message": "No such license.",
-                    }
-                )
-                continue
-            applied = outcome.outcome != "refused"
-            results.append(
-                {
-                    "id": pk,
-                    "license": outcome.license_name,
-                    "outcome": "applied" if applied else "refused",
-                    "message": "" if applied else outcome.message,
-                }
-            )
-        applied = sum(1 for result in results if result["outcome"] == "applied")
-        return Response({"applied": applied, "refused": len(results) - applied, "results": results})
+        return Response(
+            bulk_results(ids, outcomes, succeeded=lambda outcome: outcome.outcome != "refused")
+        )

@@ -13,6 +13,7 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 
+from core.api.bulk import bulk_results
 from core.api.exceptions import error_response as api_error
 from core.api.pagination import ApiCursorPagination
 from core.api.schema import error_example, error_response
@@ -394,35 +395,8 @@ class LicenseViewSet(StaffApiMixin, viewsets.ReadOnlyModelViewSet):
                 apply=lambda lic: spec.run(lic, by=request.user, data=body["arguments"]),
             )
         }
-        results = []
-        for pk in ids:
-            outcome = outcomes.get(pk)
-            if outcome is None:
-                results.append(
-                    {
-                        "id": pk,
-                        "license": None,
-                        "outcome": "not_found",
-                        "message": "No such license.",
-                    }
-                )
-            else:
-                results.append(
-                    {
-                        "id": pk,
-                        "license": outcome.license_name,
-                        "outcome": "applied" if outcome.ok else "refused",
-                        "message": "" if outcome.ok else outcome.message,
-                    }
-                )
-        applied = sum(1 for result in results if result["outcome"] == "applied")
         return Response(
-            {
-                "action": spec.slug,
-                "applied": applied,
-                "refused": len(results) - applied,
-                "results": results,
-            }
+            {"action": spec.slug, **bulk_results(ids, outcomes, succeeded=lambda o: o.ok)}
         )
 
 
