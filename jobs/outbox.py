@@ -85,11 +85,23 @@ def chunked(values: Iterable[int], size: int) -> Iterable[list[int]]:
 def outbox_enqueue(*, topic: str, payload: dict[str, Any], now: datetime | None = None) -> int:
     """Write one message in the caller's transaction; relay it to the worker after commit.
     `topic` names the Celery task that does the work, given `payload`."""
-    message = OutboxMessage.objects.create(
-        topic=topic, payload=payload, created_at=now or timezone.now()
+    return outbox_enqueue_many(topic=topic, payloads=[payload], now=now)[0]
+
+
+def outbox_enqueue_many(
+    *, topic: str, payloads: Sequence[dict[str, Any]], now: datetime | None = None
+) -> list[int]:
+    """One message per payload, written in one INSERT in the caller's transaction and
+    relayed together after commit (RELAY_CHUNK messages per broker round trip)."""
+    if not payloads:
+        return []
+    created_at = now or timezone.now()
+    messages = OutboxMessage.objects.bulk_create(
+        [OutboxMessage(topic=topic, payload=payload, created_at=created_at) for payload in payloads]
     )
-    transaction.on_commit(partial(outbox_relay, message_ids=[message.pk]), robust=True)
-    return message.pk
+    message_ids = [message.pk for message in messages]
+    transaction.on_commit(partial(outbox_relay, message_ids=message_ids), robust=True)
+    return message_ids
 
 
 def outbox_relay(*, message_ids: Sequence[int]) -> int:
