@@ -254,14 +254,40 @@ def _drain_batch(batch_size: int, result: DrainResult) -> bool:
                 )
         for row in rest:
             _apply_row(row, parsed[row.pk], packages.get(row.package_id), context)
-        now = timezone.now()
+        _record_outcomes(rows)
         for row in rows:
-            row.processed_at = now
             result.add(row.outcome)
-        SubscriberEvent.objects.bulk_update(
-            rows, ["outcome", "license", "error", "processed_at"], batch_size=500
-        )
     return True
+
+
+def _record_outcomes(rows: list[SubscriberEvent]) -> None:
+    """Store each row's outcome, license and error: one UPDATE per outcome, each row written
+    once (a CASE only for the columns whose values differ between its rows)."""
+    now = timezone.now()
+    by_outcome: dict[str, list[SubscriberEvent]] = {}
+    for row in rows:
+        row.processed_at = now
+        by_outcome.setdefault(row.outcome, []).append(row)
+    for outcome, group in by_outcome.items():
+        SubscriberEvent.objects.filter(pk__in=[row.pk for row in group]).update(
+            outcome=outcome,
+            processed_at=now,
+            license=_per_row(group, "license_id", "license"),
+            error=_per_row(group, "error", "error"),
+        )
+
+
+def _per_row(rows: list[SubscriberEvent], attname: str, field: str) -> Any:
+    """The one value these rows share for a column, or a CASE giving each row its own."""
+    values = {getattr(row, attname) for row in rows}
+    if len(values) == 1:
+        return values.pop()
+    return Case(
+        *(When(pk=row.pk, then=Value(getattr(row, attname))) for row in rows),
+        output_field=SubscriberEvent._meta.get_field(field).target_field
+        if field == "license"
+        else SubscriberEvent._meta.get_field(field),
+    )
 
 
 # First installs applied together (one INSERT per table); a chunk that raises is applied
