@@ -538,6 +538,32 @@ def _paced_sender(url: str, lines: list[str], rate: float, start_at: float, out)
         out.send([f.result() for f in futures])
 
 
+def _wait_worker(url: str, work: Path, deadline: float) -> None:
+    """Send one event and wait until a worker applied it: the worker (started moments ago,
+    slowly on a loaded machine) is then draining, and the load measures a running system."""
+    import httpx
+
+    from subscribers.models import SubscriberEvent
+
+    tag = f"{secrets.token_hex(3)}w"
+    _signed_requests(work / "warm.txt", 1, tag)
+    event_id, ts, sig, body = (work / "warm.txt").read_text().rstrip("\n").split("\t", 3)
+    headers = {
+        "Content-Type": "application/json",
+        "webhook-id": event_id,
+        "webhook-timestamp": ts,
+        "webhook-signature": sig,
+    }
+    httpx.post(url, content=body, headers=headers, timeout=30).raise_for_status()
+    started = time.time()
+    while time.time() < deadline:
+        if SubscriberEvent.objects.filter(event_id=event_id).exclude(outcome="queued").exists():
+            print(f"worker ready: warm-up event applied after {time.time() - started:.1f} s")
+            return
+        time.sleep(0.2)
+    raise SystemExit("the worker did not apply the warm-up event in time")
+
+
 def _latency(args, env: dict[str, str]) -> bool:
     """p50/p95/p99 of acceptance -> applied for new first installs sent at a steady rate.
 
@@ -588,7 +614,7 @@ def _latency(args, env: dict[str, str]) -> bool:
             [celery, "-A", "lmo", "beat", "--loglevel", "WARNING", "-s", str(work / "beat")],
             env, work / "beat.log",
         ))  # fmt: skip
-        time.sleep(5)  # worker connected
+        _wait_worker(base + WEBHOOK_PATH, work, time.time() + 120)
         count = int(rate * args.latency_seconds)
         tag = f"{secrets.token_hex(3)}l"
         _signed_requests(work / "latency.txt", count, tag)

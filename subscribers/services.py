@@ -201,14 +201,17 @@ def _claim_groups(queued, batch_size: int) -> list[tuple[str, str]]:
     claimed: list[tuple[str, str]] = []
     seen: set[tuple[str, str]] = set()
     after_id = 0
-    while len(claimed) < batch_size:
+    page_size = batch_size * 4
+    more = True
+    while more and len(claimed) < batch_size:
         page = list(
             queued.filter(id__gt=after_id)
             .order_by("id")
-            .values_list("id", "package_id", "org_id")[: batch_size * 4]
+            .values_list("id", "package_id", "org_id")[:page_size]
         )
         if not page:
             break
+        more = len(page) == page_size
         after_id = page[-1][0]
         fresh = [g for g in dict.fromkeys((p, o) for _, p, o in page) if g not in seen]
         seen.update(fresh)
