@@ -348,7 +348,7 @@ def _drop_queued_tasks(broker_url: str) -> None:
     if broker_url.startswith("redis://"):
         import redis
 
-        redis.Redis.from_url(broker_url).delete("celery")
+        redis.Redis.from_url(broker_url).delete("celery", "ingest")
 
 
 # --- Drain --------------------------------------------------------------------------------------
@@ -605,11 +605,14 @@ def _latency(args, env: dict[str, str]) -> bool:
         # latency run starts on an empty queue.
         SubscriberEvent.objects.filter(event_id__startswith="msg_bench_", outcome="queued").delete()
         _drop_queued_tasks(args.broker_url)
-        processes.append(_start(
-            [celery, "-A", "lmo", "worker", "--loglevel", "WARNING", "--concurrency",
-             str(args.latency_concurrency), "--without-gossip", "--without-mingle"],
-            env, work / "worker.log",
-        ))  # fmt: skip
+        # As the Procfile runs them: a worker for the drain's queue, one for the rest.
+        for queue, concurrency in (("ingest", args.latency_concurrency), ("celery", 1)):
+            processes.append(_start(
+                [celery, "-A", "lmo", "worker", "--loglevel", "WARNING", "--concurrency",
+                 str(concurrency), "-Q", queue, "-n", f"{queue}-bench@%h",
+                 "--without-gossip", "--without-mingle"],
+                env, work / f"worker-{queue}.log",
+            ))  # fmt: skip
         processes.append(_start(
             [celery, "-A", "lmo", "beat", "--loglevel", "WARNING", "-s", str(work / "beat")],
             env, work / "beat.log",
@@ -709,7 +712,12 @@ def main() -> int:
     )
     parser.add_argument("--latency-seconds", type=int, default=45, help="steady load duration")
     parser.add_argument("--latency-grace", type=int, default=60, help="wait for the rest")
-    parser.add_argument("--latency-concurrency", type=int, default=1, help="celery worker")
+    parser.add_argument(
+        "--latency-concurrency",
+        type=int,
+        default=2,
+        help="the ingest worker's processes (2, as docker-compose)",
+    )
     parser.add_argument("--latency-port", type=int, default=0, help="gunicorn port")
     args = parser.parse_args()
     if args.latency:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import time
 import zlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -43,6 +43,8 @@ logger = logging.getLogger(__name__)
 
 # Set while a drain task is on its way; requests seeing it need not send another.
 DRAIN_PENDING_KEY = "subscribers:drain-pending"
+# Set while a second drain task, asked for by a drain that found a backlog, is running.
+DRAIN_HELPER_KEY = "subscribers:drain-helper"
 # Errors that say "try again later", never "this event is wrong".
 TRANSIENT_ERRORS = (OperationalError, InterfaceError)
 
@@ -134,6 +136,23 @@ def subscriber_events_drain_soon() -> None:
         logger.warning("Could not publish a drain; beat's periodic drain will apply the queue.")
 
 
+def subscriber_events_drain_help() -> None:
+    """A drain found a backlog: ask another worker process to drain beside it (at most one
+    at a time). PostgreSQL only: there the two take different (package, org) groups; on
+    SQLite one writing transaction at a time would make the second only wait."""
+    from .tasks import drain_subscriber_events
+
+    if connection.vendor != "postgresql" or not settings.LMO_SUBSCRIBER_DRAIN_HELPER:
+        return
+    if not cache.add(DRAIN_HELPER_KEY, 1, timeout=settings.LMO_SUBSCRIBER_DRAIN_MAX_SECONDS):
+        return
+    try:
+        drain_subscriber_events.apply_async(kwargs={"helper": True}, retry=False)
+    except Exception:
+        cache.delete(DRAIN_HELPER_KEY)
+        logger.warning("Could not publish a helper drain; the running drain goes on alone.")
+
+
 @dataclass
 class DrainResult:
     """What one drain did, by outcome."""
@@ -153,21 +172,28 @@ class DrainResult:
 
 
 def subscriber_events_drain(
-    *, batch_size: int | None = None, max_seconds: float | None = None
+    *,
+    batch_size: int | None = None,
+    max_seconds: float | None = None,
+    on_backlog: Callable[[], None] | None = None,
 ) -> DrainResult:
     """Apply queued events until none is left that this worker may take (or time is up).
 
     Safe to run in several workers at once: each (package, org) is applied by one worker
-    at a time, its events in event-time order, each exactly once.
+    at a time, its events in event-time order, each exactly once. `on_backlog` is called
+    after each full batch (more is likely waiting), to bring in another worker.
     """
     if batch_size is None:
         batch_size = settings.LMO_SUBSCRIBER_DRAIN_BATCH
     result = DrainResult()
     deadline = None if max_seconds is None else time.monotonic() + max_seconds
     while deadline is None or time.monotonic() < deadline:
-        if not _drain_batch(batch_size, result):
+        claimed = _drain_batch(batch_size, result)
+        if not claimed:
             return result
         result.batches += 1
+        if claimed >= batch_size and on_backlog is not None:
+            on_backlog()
     # Time is up with work left: hand the rest to the next task rather than hold a worker.
     subscriber_events_drain_soon()
     return result
@@ -223,13 +249,14 @@ def _claim_groups(queued, batch_size: int) -> list[tuple[str, str]]:
     return claimed
 
 
-def _drain_batch(batch_size: int, result: DrainResult) -> bool:
-    """Apply one batch; False when there was nothing this worker could take."""
+def _drain_batch(batch_size: int, result: DrainResult) -> int:
+    """Apply one batch; returns the number of (package, org) groups it took (0: none left
+    that this worker could take)."""
     with transaction.atomic():
         queued = SubscriberEvent.objects.filter(outcome=Outcome.QUEUED)
         groups = _claim_groups(queued, batch_size)
         if not groups:
-            return False
+            return 0
         by_package: dict[str, list[str]] = {}
         for package_id, org_id in groups:
             by_package.setdefault(package_id, []).append(org_id)
@@ -243,7 +270,7 @@ def _drain_batch(batch_size: int, result: DrainResult) -> bool:
                 .order_by("org_id", "occurred_at", "id")
             )
         if not rows:
-            return False
+            return 0
         packages = {p.package_id: p for p in Package.objects.filter(package_id__in=by_package)}
         parsed = {row.pk: _parse(row) for row in rows}
         context = BatchContext(
@@ -260,7 +287,7 @@ def _drain_batch(batch_size: int, result: DrainResult) -> bool:
         _record_outcomes(rows)
         for row in rows:
             result.add(row.outcome)
-    return True
+    return len(groups)
 
 
 def _record_outcomes(rows: list[SubscriberEvent]) -> None:

@@ -168,3 +168,41 @@ def test_drain__install_of_an_org_with_an_open_lead__joins_it_without_a_new_one(
     # Then all three licenses share the one lead
     lead = Lead.objects.get()
     assert License.objects.filter(lead=lead).count() == 3
+
+
+def test_drain__full_batches__asks_for_help_while_a_backlog_remains(pkg, t0):
+    # Given five orgs' installs queued and batches of two
+    for n in range(5):
+        _queue(install_body(package_id=pkg.package_id, org_id=_org(n), at=t0), f"msg_b_{n}")
+    asked: list[int] = []
+
+    # When a drain applies them, told whom to ask for help
+    result = subscriber_events_drain(batch_size=2, on_backlog=lambda: asked.append(1))
+
+    # Then it asked after each full batch (two), not after the last, short one
+    assert (result.batches, result.applied) == (3, 5)
+    assert len(asked) == 2
+
+
+def test_drain_help__asked_twice__one_helper_task_at_a_time(db, monkeypatch, settings):
+    # Given a PostgreSQL database (the helper is for it only) and a broker that records
+    from subscribers import services, tasks
+
+    monkeypatch.setattr(services.connection, "vendor", "postgresql")
+    sent: list[dict] = []
+    monkeypatch.setattr(
+        tasks.drain_subscriber_events, "apply_async", lambda **kw: sent.append(kw["kwargs"])
+    )
+
+    # When a drain asks for help twice while the first helper is still running
+    services.subscriber_events_drain_help()
+    services.subscriber_events_drain_help()
+
+    # Then one helper task was sent, marked as the helper
+    assert sent == [{"helper": True}]
+
+    # And once helping is switched off, none is sent
+    services.cache.delete(services.DRAIN_HELPER_KEY)
+    settings.LMO_SUBSCRIBER_DRAIN_HELPER = False
+    services.subscriber_events_drain_help()
+    assert sent == [{"helper": True}]
