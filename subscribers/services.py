@@ -2,9 +2,13 @@
 
 The webhook only stores a verified event (`subscriber_event_accept`, one INSERT, unique on
 the webhook id) and answers `queued`. Workers (`subscriber_events_drain`) take queued events
-in batches, one (package, org) at a time in event-time order, and apply each through the
-License methods in its own savepoint: an event that raises is marked `failed` with the
-reason and the rest of the batch goes on. This module is the one write path for events.
+in batches, one (package, org) at a time in event-time order. What the events look up is
+read once per batch (`BatchContext`). The installs of orgs new to a package are applied
+together, a chunk at a time, through the same function that applies one
+(`_create_many` -> `licenses.services.licenses_create`: one INSERT per table); every other
+event is applied through the License methods in its own savepoint. An event that raises is
+marked `failed` with the reason and the rest of the batch goes on (a chunk that raises is
+applied again one event at a time). This module is the one write path for events.
 """
 
 from __future__ import annotations
