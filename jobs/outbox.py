@@ -4,9 +4,9 @@ A message is a row, so it commits or rolls back with the change. Its topic is th
 the Celery task that does its work, called with its payload; the outbox knows nothing of
 what that work means. After commit the message is handed to the worker (`outbox_relay`);
 if the broker is down it stays pending and the relay job (beat, every few seconds) hands
-it over later. First installs, the bulk of subscriber
-traffic, skip the relay after commit altogether and are left to that job, which hands over
-up to RELAY_CHUNK messages per broker round trip instead of one per request.
+it over later. Messages written together (`outbox_enqueue_many`: a drain's chunk of first
+installs, the bulk of subscriber traffic) are relayed together, RELAY_CHUNK messages per
+broker round trip.
 
 Publishing is bounded (the broker's socket timeouts, no retry in the request, and a short
 pause after a failure during which requests leave their messages to the relay job), so a
