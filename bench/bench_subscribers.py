@@ -348,7 +348,7 @@ def _drop_queued_tasks(broker_url: str) -> None:
     if broker_url.startswith("redis://"):
         import redis
 
-        redis.Redis.from_url(broker_url).delete("celery")
+        redis.Redis.from_url(broker_url).delete("celery", "ingest")
 
 
 # --- Drain --------------------------------------------------------------------------------------
@@ -538,6 +538,32 @@ def _paced_sender(url: str, lines: list[str], rate: float, start_at: float, out)
         out.send([f.result() for f in futures])
 
 
+def _wait_worker(url: str, work: Path, deadline: float) -> None:
+    """Send one event and wait until a worker applied it: the worker (started moments ago,
+    slowly on a loaded machine) is then draining, and the load measures a running system."""
+    import httpx
+
+    from subscribers.models import SubscriberEvent
+
+    tag = f"{secrets.token_hex(3)}w"
+    _signed_requests(work / "warm.txt", 1, tag)
+    event_id, ts, sig, body = (work / "warm.txt").read_text().rstrip("\n").split("\t", 3)
+    headers = {
+        "Content-Type": "application/json",
+        "webhook-id": event_id,
+        "webhook-timestamp": ts,
+        "webhook-signature": sig,
+    }
+    httpx.post(url, content=body, headers=headers, timeout=30).raise_for_status()
+    started = time.time()
+    while time.time() < deadline:
+        if SubscriberEvent.objects.filter(event_id=event_id).exclude(outcome="queued").exists():
+            print(f"worker ready: warm-up event applied after {time.time() - started:.1f} s")
+            return
+        time.sleep(0.2)
+    raise SystemExit("the worker did not apply the warm-up event in time")
+
+
 def _latency(args, env: dict[str, str]) -> bool:
     """p50/p95/p99 of acceptance -> applied for new first installs sent at a steady rate.
 
@@ -579,16 +605,19 @@ def _latency(args, env: dict[str, str]) -> bool:
         # latency run starts on an empty queue.
         SubscriberEvent.objects.filter(event_id__startswith="msg_bench_", outcome="queued").delete()
         _drop_queued_tasks(args.broker_url)
-        processes.append(_start(
-            [celery, "-A", "lmo", "worker", "--loglevel", "WARNING", "--concurrency",
-             str(args.latency_concurrency), "--without-gossip", "--without-mingle"],
-            env, work / "worker.log",
-        ))  # fmt: skip
+        # As the Procfile runs them: a worker for the drain's queue, one for the rest.
+        for queue, concurrency in (("ingest", args.latency_concurrency), ("celery", 1)):
+            processes.append(_start(
+                [celery, "-A", "lmo", "worker", "--loglevel", "WARNING", "--concurrency",
+                 str(concurrency), "-Q", queue, "-n", f"{queue}-bench@%h",
+                 "--without-gossip", "--without-mingle"],
+                env, work / f"worker-{queue}.log",
+            ))  # fmt: skip
         processes.append(_start(
             [celery, "-A", "lmo", "beat", "--loglevel", "WARNING", "-s", str(work / "beat")],
             env, work / "beat.log",
         ))  # fmt: skip
-        time.sleep(5)  # worker connected
+        _wait_worker(base + WEBHOOK_PATH, work, time.time() + 120)
         count = int(rate * args.latency_seconds)
         tag = f"{secrets.token_hex(3)}l"
         _signed_requests(work / "latency.txt", count, tag)
@@ -683,7 +712,12 @@ def main() -> int:
     )
     parser.add_argument("--latency-seconds", type=int, default=45, help="steady load duration")
     parser.add_argument("--latency-grace", type=int, default=60, help="wait for the rest")
-    parser.add_argument("--latency-concurrency", type=int, default=1, help="celery worker")
+    parser.add_argument(
+        "--latency-concurrency",
+        type=int,
+        default=2,
+        help="the ingest worker's processes (2, as docker-compose)",
+    )
     parser.add_argument("--latency-port", type=int, default=0, help="gunicorn port")
     args = parser.parse_args()
     if args.latency:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -42,13 +42,31 @@ VALUE_BATCH_SIZE = 1000
 
 def feature_values_create_for_license(*, license: License) -> list[FeatureParameterValue]:
     """Give a new license one value per parameter of its package, each at its default."""
+    return feature_values_create_for_licenses(licenses=[license])
+
+
+def feature_values_create_for_licenses(
+    *,
+    licenses: Sequence[License],
+    parameters: Mapping[int, Sequence[FeatureParameter]] | None = None,
+) -> list[FeatureParameterValue]:
+    """Give new licenses one value per parameter of their package, each at its default, in
+    one INSERT. `parameters` (package pk -> its parameters) saves the lookup when the caller
+    has already read them."""
+    if parameters is None:
+        parameters = {}
+        for parameter in FeatureParameter.objects.filter(
+            package_id__in={license.package_id for license in licenses}
+        ):
+            parameters.setdefault(parameter.package_id, []).append(parameter)
     values = []
-    for parameter in FeatureParameter.objects.filter(package_id=license.package_id):
-        value = FeatureParameterValue(
-            license=license, parameter=parameter, data_type=parameter.data_type
-        )
-        value.value = parameter.default_value
-        values.append(value)
+    for license in licenses:
+        for parameter in parameters.get(license.package_id, ()):
+            value = FeatureParameterValue(
+                license=license, parameter=parameter, data_type=parameter.data_type
+            )
+            value.value = parameter.default_value
+            values.append(value)
     return FeatureParameterValue.objects.bulk_create(values)
 
 
@@ -504,5 +522,6 @@ __all__ = [
     "feature_value_set",
     "feature_values_apply",
     "feature_values_create_for_license",
+    "feature_values_create_for_licenses",
     "license_feature_map",
 ]

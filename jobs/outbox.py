@@ -4,9 +4,9 @@ A message is a row, so it commits or rolls back with the change. Its topic is th
 the Celery task that does its work, called with its payload; the outbox knows nothing of
 what that work means. After commit the message is handed to the worker (`outbox_relay`);
 if the broker is down it stays pending and the relay job (beat, every few seconds) hands
-it over later. First installs, the bulk of subscriber
-traffic, skip the relay after commit altogether and are left to that job, which hands over
-up to RELAY_CHUNK messages per broker round trip instead of one per request.
+it over later. Messages written together (`outbox_enqueue_many`: a drain's chunk of first
+installs, the bulk of subscriber traffic) are relayed together, RELAY_CHUNK messages per
+broker round trip.
 
 Publishing is bounded (the broker's socket timeouts, no retry in the request, and a short
 pause after a failure during which requests leave their messages to the relay job), so a
@@ -85,11 +85,23 @@ def chunked(values: Iterable[int], size: int) -> Iterable[list[int]]:
 def outbox_enqueue(*, topic: str, payload: dict[str, Any], now: datetime | None = None) -> int:
     """Write one message in the caller's transaction; relay it to the worker after commit.
     `topic` names the Celery task that does the work, given `payload`."""
-    message = OutboxMessage.objects.create(
-        topic=topic, payload=payload, created_at=now or timezone.now()
+    return outbox_enqueue_many(topic=topic, payloads=[payload], now=now)[0]
+
+
+def outbox_enqueue_many(
+    *, topic: str, payloads: Sequence[dict[str, Any]], now: datetime | None = None
+) -> list[int]:
+    """One message per payload, written in one INSERT in the caller's transaction and
+    relayed together after commit (RELAY_CHUNK messages per broker round trip)."""
+    if not payloads:
+        return []
+    created_at = now or timezone.now()
+    messages = OutboxMessage.objects.bulk_create(
+        [OutboxMessage(topic=topic, payload=payload, created_at=created_at) for payload in payloads]
     )
-    transaction.on_commit(partial(outbox_relay, message_ids=[message.pk]), robust=True)
-    return message.pk
+    message_ids = [message.pk for message in messages]
+    transaction.on_commit(partial(outbox_relay, message_ids=message_ids), robust=True)
+    return message_ids
 
 
 def outbox_relay(*, message_ids: Sequence[int]) -> int:

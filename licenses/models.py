@@ -7,7 +7,7 @@ and writes exactly one LicenseEvent.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -471,11 +471,31 @@ class License(models.Model):
     ) -> LicenseEvent:
         """Append one history row; the cached license check is refreshed after commit, and
         the kinds people hear about queue a notification in the outbox (same transaction)."""
-        from .cache import invalidate_license_check
-        from .notifications import notify_one
+        event = self.build_event(
+            kind,
+            by=by,
+            before=before,
+            after=after,
+            reason=reason,
+            source_event_id=source_event_id,
+            at=at,
+        )
+        return LicenseEvent.record_many([event])[0]
 
+    def build_event(
+        self,
+        kind: str,
+        *,
+        by: ActorLike,
+        before: dict[str, Any] | None = None,
+        after: dict[str, Any] | None = None,
+        reason: str = "",
+        source_event_id: str | None = None,
+        at: datetime | None = None,
+    ) -> LicenseEvent:
+        """The unsaved history row of one change; `LicenseEvent.record_many` writes it."""
         actor, user = _actor(by)
-        event = LicenseEvent.objects.create(
+        return LicenseEvent(
             license=self,
             at=at or clock.now(),
             actor=actor,
@@ -486,9 +506,6 @@ class License(models.Model):
             reason=reason,
             source_event_id=source_event_id,
         )
-        invalidate_license_check(self)
-        notify_one(event)
-        return event
 
     def _apply(
         self,
@@ -889,3 +906,20 @@ class LicenseEvent(models.Model):
         if self.pk is not None and not kwargs.get("force_insert"):
             raise ValueError("License history is append-only.")
         super().save(*args, **kwargs)
+
+    @classmethod
+    def record_many(cls, events: Sequence[LicenseEvent]) -> list[LicenseEvent]:
+        """Append history rows built by `License.build_event` in one INSERT; their licenses'
+        cached checks are refreshed after commit, and the kinds people hear about queue
+        one outbox notification each (same transaction). Writing one row is the same call."""
+        from .cache import license_checks_invalidate
+        from .notifications import notify_each
+
+        if any(event.pk is not None for event in events):
+            raise ValueError("License history is append-only.")
+        created = cls.objects.bulk_create(events)
+        license_checks_invalidate(
+            dict.fromkeys((event.license.package_id, event.license.org_id) for event in created)
+        )
+        notify_each(created)
+        return created

@@ -7,12 +7,13 @@ package's lead manager and the account owner.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from django.core.mail import EmailMessage, get_connection
 
-from jobs.outbox import deliver_once, outbox_enqueue
+from jobs.outbox import deliver_once, outbox_enqueue, outbox_enqueue_many
 
 from .choices import EventKind
 
@@ -41,11 +42,18 @@ def license_event_payload(event: LicenseEvent) -> dict[str, Any]:
 
 def notify_one(event: LicenseEvent) -> int | None:
     """Queue the notification for one history row, if its kind is one people hear about."""
-    if event.kind not in NOTIFY_KINDS:
-        return None
+    ids = notify_each([event])
+    return ids[0] if ids else None
+
+
+def notify_each(events: Sequence[LicenseEvent]) -> list[int]:
+    """Queue one notification per history row of a kind people hear about, in one write."""
     # The outbox runs on real time (its relay looks for messages pending a while), whatever
     # the simulated clock says the event's time is.
-    return outbox_enqueue(topic=NOTIFY_TASK, payload=license_event_payload(event))
+    return outbox_enqueue_many(
+        topic=NOTIFY_TASK,
+        payloads=[license_event_payload(event) for event in events if event.kind in NOTIFY_KINDS],
+    )
 
 
 def notify_many(*, kind: str, event_ids: list[int], at: datetime) -> int | None:

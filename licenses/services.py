@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -13,7 +14,7 @@ from packages.choices import SITE_LICENSE, DefaultLicenseStatus
 
 from .choices import Actor, EventKind, LicenseStatus, OrgType
 from .exceptions import LicenseError
-from .models import License
+from .models import License, LicenseEvent
 from .signals import LicenseChange, LicenseSnapshot, send_licenses_changed
 
 if TYPE_CHECKING:
@@ -81,7 +82,22 @@ def license_created_event(license: License) -> tuple[str, dict[str, Any]]:
     }
 
 
-@transaction.atomic
+@dataclass(frozen=True)
+class NewLicense:
+    """What `licenses_create` needs to create one license (see `license_create`)."""
+
+    package: Package
+    version: PackageVersion | None
+    org: OrgDetails
+    installed_at: datetime
+    account: Account | None = None
+    lead: Lead | None = None
+    previous_license: License | None = None
+    by: Any = Actor.SUBSCRIBER
+    source_event_id: str | None = None
+    last_event_at: datetime | None = None
+
+
 def license_create(
     *,
     package: Package,
@@ -99,7 +115,7 @@ def license_create(
     license it had before an uninstall, with its history row. The install workflow then
     gives it its feature values (features.services.feature_values_create_for_license).
     """
-    license = license_build(
+    new = NewLicense(
         package=package,
         version=version,
         org=org,
@@ -107,23 +123,98 @@ def license_create(
         account=account,
         lead=lead,
         previous_license=previous_license,
+        by=by,
+        source_event_id=source_event_id,
+        last_event_at=last_event_at,
     )
-    license.last_event_at = last_event_at
+    return licenses_create([new])[0]
+
+
+def licenses_create(items: Sequence[NewLicense]) -> list[License]:
+    """Create several licenses, each as `license_create` describes, in one INSERT per table.
+
+    Every license is built and checked before anything is written, so a refusal (its
+    `ValidationError`) leaves nothing behind and a caller may catch it and go on; with
+    nothing to undo, no savepoint is needed. Once writing starts, an error aborts the
+    caller's transaction (or this one, outside any).
+    """
+    licenses = [_license_checked(item) for item in items]
+    if not licenses:
+        return []
+    _check_one_live_license(licenses)
+    with transaction.atomic(savepoint=False):
+        License.objects.bulk_create(licenses)
+        events = []
+        for license, item in zip(licenses, items, strict=True):
+            kind, after = license_created_event(license)
+            events.append(
+                license.build_event(
+                    kind,
+                    by=item.by,
+                    after=after,
+                    source_event_id=item.source_event_id,
+                    at=item.installed_at,
+                )
+            )
+        LicenseEvent.record_many(events)
+        send_licenses_changed(
+            LicenseChange(None, LicenseSnapshot.of(license), item.installed_at)
+            for license, item in zip(licenses, items, strict=True)
+        )
+    return licenses
+
+
+def _license_checked(item: NewLicense) -> License:
+    """The unsaved license for one item, its fields validated."""
+    license = license_build(
+        package=item.package,
+        version=item.version,
+        org=item.org,
+        installed_at=item.installed_at,
+        account=item.account,
+        lead=item.lead,
+        previous_license=item.previous_license,
+    )
+    license.last_event_at = item.last_event_at
     # The fields are checked here; of the table's constraints only the one-live-license rule
     # can be broken by a caller (an org installing twice), so only it is asked before the
-    # INSERT, to answer with its ValidationError. The CHECK constraints hold for what
-    # license_build derives from the package and the database enforces them on the INSERT;
-    # asking each first cost a savepoint and a SELECT apiece on every install.
+    # INSERT (_check_one_live_license), to answer with its ValidationError. The CHECK
+    # constraints hold for what license_build derives from the package and the database
+    # enforces them on the INSERT; asking each first cost a SELECT apiece on every install.
     license.full_clean(
         exclude=["lead", "account", "version", "previous_license", "package"],
         validate_constraints=False,
     )
-    _one_live_license_constraint().validate(License, license)
-    license.save()
-    kind, after = license_created_event(license)
-    license.record_event(kind, by=by, after=after, source_event_id=source_event_id, at=installed_at)
-    send_licenses_changed([LicenseChange(None, LicenseSnapshot.of(license), installed_at)])
     return license
+
+
+def _check_one_live_license(licenses: Sequence[License]) -> None:
+    """Refuse, before any write, a license whose org already has a live one of its package
+    (in the database or earlier in `licenses`): one query for all of them."""
+    constraint = _one_live_license_constraint()
+    seen: set[tuple[int, str]] = set()
+    for license in licenses:
+        key = (license.package_id, license.org_id)
+        if key in seen:
+            raise ValidationError(
+                constraint.get_violation_error_message(), code=constraint.violation_error_code
+            )
+        seen.add(key)
+    orgs_by_package: dict[int, list[str]] = {}
+    for package_id, org_id in seen:
+        orgs_by_package.setdefault(package_id, []).append(org_id)
+    wanted = models.Q()
+    for package_id, org_ids in orgs_by_package.items():
+        wanted |= models.Q(package_id=package_id, org_id__in=org_ids)
+    taken = set(
+        License.objects.filter(wanted)
+        .exclude(status=LicenseStatus.UNINSTALLED)
+        .values_list("package_id", "org_id")
+    )
+    for license in licenses:
+        if (license.package_id, license.org_id) in taken:
+            # Asked again for this one license, so the refusal is the constraint's own.
+            constraint.validate(License, license)
 
 
 def _one_live_license_constraint() -> models.UniqueConstraint:

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -277,6 +278,9 @@ LMO_SUBSCRIBER_DRAIN_BATCH = env.int(
 )
 LMO_SUBSCRIBER_DRAIN_MAX_SECONDS = env.int("LMO_SUBSCRIBER_DRAIN_MAX_SECONDS", default=60)
 LMO_SUBSCRIBER_DRAIN_INTERVAL_SECONDS = env.int("LMO_SUBSCRIBER_DRAIN_INTERVAL_SECONDS", default=10)
+# On PostgreSQL a drain that finds a backlog (a full batch) asks a second worker process to
+# drain beside it; give the ingest worker two processes (`--concurrency 2`) for it to run.
+LMO_SUBSCRIBER_DRAIN_HELPER = env.bool("LMO_SUBSCRIBER_DRAIN_HELPER", default=True)
 
 # Sections of GET /healthz besides the database, broker, last sweep and outbox: name ->
 # a function returning the section (jobs reads them by name).
@@ -333,6 +337,13 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# The subscriber inbox's drain has a queue of its own, so an event is never applied behind a
+# backlog of notification emails: the Procfile and docker-compose run a worker for it
+# (`-Q ingest`) beside the one for everything else (`-Q celery`). A worker started without
+# -Q consumes both, so a single worker still does all the work.
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_QUEUES = tuple(Queue(name, routing_key=name) for name in ("celery", "ingest"))
+CELERY_TASK_ROUTES = {"subscribers.drain_events": {"queue": "ingest"}}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # The schedule lives here (beat copies it into django-celery-beat's tables at start; an

@@ -6,7 +6,13 @@ from celery import shared_task
 from django.conf import settings
 from django.core.cache import cache
 
-from .services import DRAIN_PENDING_KEY, TRANSIENT_ERRORS, subscriber_events_drain
+from .services import (
+    DRAIN_HELPER_KEY,
+    DRAIN_PENDING_KEY,
+    TRANSIENT_ERRORS,
+    subscriber_events_drain,
+    subscriber_events_drain_help,
+)
 
 
 @shared_task(
@@ -20,10 +26,20 @@ from .services import DRAIN_PENDING_KEY, TRANSIENT_ERRORS, subscriber_events_dra
     soft_time_limit=15 * 60,
     time_limit=16 * 60,
 )
-def drain_subscriber_events() -> dict[str, int]:
-    """Apply the queued events; triggered after each acceptance and by beat as a safety net."""
-    # Cleared first: an event accepted from now on asks for a new drain, and one accepted
-    # before is already committed, so the queries below see it.
-    cache.delete(DRAIN_PENDING_KEY)
-    result = subscriber_events_drain(max_seconds=settings.LMO_SUBSCRIBER_DRAIN_MAX_SECONDS)
+def drain_subscriber_events(helper: bool = False) -> dict[str, int]:
+    """Apply the queued events; triggered after each acceptance and by beat as a safety net,
+    and as a `helper` by a drain that found a backlog."""
+    if helper:
+        try:
+            result = subscriber_events_drain(max_seconds=settings.LMO_SUBSCRIBER_DRAIN_MAX_SECONDS)
+        finally:
+            cache.delete(DRAIN_HELPER_KEY)
+    else:
+        # Cleared first: an event accepted from now on asks for a new drain, and one accepted
+        # before is already committed, so the queries below see it.
+        cache.delete(DRAIN_PENDING_KEY)
+        result = subscriber_events_drain(
+            max_seconds=settings.LMO_SUBSCRIBER_DRAIN_MAX_SECONDS,
+            on_backlog=subscriber_events_drain_help,
+        )
     return {"batches": result.batches, "processed": result.processed, "failed": result.failed}
