@@ -117,7 +117,7 @@ class Processes:
             # As docker-compose.yml runs it: two pool processes, so a drain and a batch
             # of emails do not wait for each other.
             "--concurrency",
-            os.environ.get("CHAOS_WORKER_CONCURRENCY", "2"),
+            os.environ.get("WORKER_CONCURRENCY", "2"),
             "--loglevel",
             "WARNING",
             "--without-gossip",

@@ -326,6 +326,11 @@ else:
     }
     CELERY_BROKER_CONNECTION_TIMEOUT = env.float("LMO_BROKER_TIMEOUT_SECONDS", default=2.0)
 CELERY_TASK_IGNORE_RESULT = True
+# Celery's Django fixup closes every database connection before and after each task unless
+# this is set: a new PostgreSQL session per task (one per email of a first install). With
+# it, lmo.celery closes connections between tasks the way Django does between requests
+# (CONN_MAX_AGE, CONN_HEALTH_CHECKS, a connection that failed).
+CELERY_DB_REUSE_MAX = 1000
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
