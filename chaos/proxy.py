@@ -73,6 +73,10 @@ class FaultProxy:
     def _close_listener(self) -> None:
         listener, self._listener = self._listener, None
         if listener is not None:
+            # shutdown() first: close() alone leaves the socket listening while the accept
+            # thread is still inside accept() on it (up to its timeout).
+            with contextlib.suppress(OSError):
+                listener.shutdown(socket.SHUT_RDWR)
             listener.close()
 
     def _accept_loop(self) -> None:

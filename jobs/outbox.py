@@ -32,7 +32,8 @@ from itertools import islice
 from typing import Any
 
 from celery import current_app
-from django.db import IntegrityError, transaction
+from django.conf import settings
+from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import Case, F, Min, Q, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -52,11 +53,12 @@ MAX_ATTEMPTS = 8
 # race a relay after commit that is still under way.
 RERELAY_PENDING_AFTER = timedelta(seconds=10)
 # Handed over this long ago, not done and held by nobody: the broker lost it, or the consumer
-# that had it died (kill -9, out of memory). Minutes, so a crash delays email by minutes.
-RERELAY_SENT_AFTER = timedelta(minutes=5)
+# that had it died (kill -9, out of memory). Minutes, so a crash delays email by minutes
+# (LMO_OUTBOX_STUCK_AFTER_SECONDS, 5 minutes by default).
+RERELAY_SENT_AFTER = timedelta(seconds=settings.LMO_OUTBOX_STUCK_AFTER_SECONDS)
 # How long a consumer holds a message; renewed by each piece of work it records, so only a
-# consumer that stopped making progress loses it.
-LEASE = timedelta(minutes=2)
+# consumer that stopped making progress loses it (LMO_OUTBOX_LEASE_SECONDS, 2 minutes).
+LEASE = timedelta(seconds=settings.LMO_OUTBOX_LEASE_SECONDS)
 RERELAY_LIMIT = 2000
 DONE_RETENTION = timedelta(days=30)
 LAST_ERROR_MAX = 2000
@@ -98,7 +100,19 @@ def outbox_relay(*, message_ids: Sequence[int]) -> int:
     Returns how many were handed over. Never raises for a broker error: this runs after a
     commit, and the change it follows has already happened. Each publish is bounded by the
     broker's socket timeouts and is not retried here.
+
+    Nor for a database error: a connection lost between the change's commit and its relay
+    must not turn the committed change into an error answer. The messages then stay
+    pending (or marked sent without a task) and the relay job takes them over.
     """
+    try:
+        return _relay(message_ids)
+    except DatabaseError as exc:
+        logger.warning("Outbox relay of %d message(s) failed: %s", len(message_ids), exc)
+        return 0
+
+
+def _relay(message_ids: Sequence[int]) -> int:
     global _broker_paused_until
     from .tasks import process_outbox_messages
 

@@ -346,6 +346,10 @@ LMO_SWEEP_INTERVAL_SECONDS = env.int("LMO_SWEEP_INTERVAL_SECONDS", default=300)
 LMO_EXPIRING_SOON_INTERVAL_SECONDS = env.int("LMO_EXPIRING_SOON_INTERVAL_SECONDS", default=3600)
 # First installs' notifications wait for this job (see jobs.outbox), so it runs often.
 LMO_OUTBOX_RELAY_INTERVAL_SECONDS = env.int("LMO_OUTBOX_RELAY_INTERVAL_SECONDS", default=5)
+# A message handed over this long ago, not done and held by nobody, is relayed again (its
+# consumer died); a consumer holds a message this long past its last recorded email.
+LMO_OUTBOX_STUCK_AFTER_SECONDS = env.int("LMO_OUTBOX_STUCK_AFTER_SECONDS", default=300)
+LMO_OUTBOX_LEASE_SECONDS = env.int("LMO_OUTBOX_LEASE_SECONDS", default=120)
 CELERY_BEAT_SCHEDULE: dict = {
     # expire_seconds (django-celery-beat's name for "expires"): a run the worker could not
     # start before the next one is due is dropped.

@@ -149,3 +149,34 @@ def test_healthz__database_unreachable__503_status_only(client, outage):
     assert response.status_code == 503
     assert int(response["Retry-After"]) > 0
     assert response.json() == {"status": "error"} or set(response.json()) == {"status"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_staff_api_action__connection_lost_after_commit__200_message_left_to_the_relay_job(
+    ops_api, monkeypatch
+):
+    from django.db.models.query import QuerySet
+
+    from jobs.choices import OutboxStatus
+    from jobs.models import OutboxMessage
+
+    license = make_license()
+    before = set(OutboxMessage.objects.values_list("pk", flat=True))
+    update = QuerySet.update
+
+    def lost_on_relay(self, **kwargs):
+        # The session is killed between the suspend's commit and the relay's first write.
+        if self.model is OutboxMessage and kwargs.get("status") == OutboxStatus.SENT:
+            raise OperationalError("server closed the connection unexpectedly")
+        return update(self, **kwargs)
+
+    monkeypatch.setattr(QuerySet, "update", lost_on_relay)
+
+    response = ops_api.post(f"/api/v1/licenses/{license.pk}/suspend/", {"reason": "Overdue"})
+
+    # The change committed: its answer says so, not a 500.
+    assert response.status_code == 200, response.content
+    assert License.objects.get(pk=license.pk).status == "suspended"
+    # Its email is not lost: the message waits, pending, for the relay job.
+    new = OutboxMessage.objects.exclude(pk__in=before)
+    assert list(new.values_list("status", flat=True)) == [OutboxStatus.PENDING]
