@@ -28,6 +28,7 @@ import subprocess
 import sys
 import threading
 import time
+import traceback
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -832,7 +833,8 @@ class Chaos:
         expired = due.filter(status="expired").count()
         events = Counter(
             LicenseEvent.objects.filter(
-                license_id__range=(min(ids), max(ids)),
+                license_id__gte=min(ids),
+                license_id__lte=max(ids),
                 kind=EventKind.STATUS_CHANGED,
                 after__status="expired",
             ).values_list("license_id", flat=True)
@@ -1147,7 +1149,12 @@ def main(argv: list[str] | None = None) -> int:
         for name in chosen:
             print(f"== {name}", flush=True)
             started = time.monotonic()
-            getattr(chaos, name)()
+            rows_before = len(chaos.rows)
+            try:
+                getattr(chaos, name)()
+            except Exception as exc:  # the table still comes out, with this row failed
+                traceback.print_exc()
+                chaos.rows[rows_before:] = [Row(name, failures=[f"the run broke: {exc!r}"])]
             elapsed[chaos.rows[-1].scenario] = time.monotonic() - started
             print(f"   done in {elapsed[chaos.rows[-1].scenario]:.0f}s", flush=True)
         print_table(chaos.rows, elapsed)

@@ -33,7 +33,7 @@ from typing import Any
 
 from celery import current_app
 from django.conf import settings
-from django.db import DatabaseError, IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import Case, F, Min, Q, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -220,6 +220,7 @@ class _Work:
 
     message_id: int
     holder: str
+    lease_until: datetime
     done: set[str] = field(default_factory=set)
 
 
@@ -240,18 +241,30 @@ def deliver_once(key: str, deliver: Callable[[], Any], *, detail: str = "") -> b
         return False
     deliver()
     now = timezone.now()
+    record = partial(
+        OutboxDelivery.objects.create,
+        message_id=work.message_id,
+        key=key,
+        detail=detail[:500],
+        delivered_at=now,
+    )
     try:
-        with transaction.atomic():
-            OutboxDelivery.objects.create(
-                message_id=work.message_id, key=key, detail=detail[:500], delivered_at=now
-            )
-            # Progress renews the lease: a long batch is not taken over while it advances.
-            OutboxMessage.objects.filter(pk=work.message_id, lease_holder=work.holder).update(
-                lease_until=now + LEASE
-            )
+        if connection.in_atomic_block:
+            with transaction.atomic():
+                record()
+        else:
+            # One statement in autocommit: committed when it returns, one round trip.
+            record()
     except IntegrityError:
         logger.warning("Outbox message %s: %s was already recorded", work.message_id, key)
     work.done.add(key)
+    if work.lease_until - now < LEASE / 2:
+        # Progress renews the lease once half of it has passed: a long batch is not taken
+        # over while it advances, and most emails cost one write, not two.
+        work.lease_until = now + LEASE
+        OutboxMessage.objects.filter(pk=work.message_id, lease_holder=work.holder).update(
+            lease_until=work.lease_until
+        )
     return True
 
 
@@ -283,11 +296,13 @@ def outbox_process(*, message_ids: Sequence[int], holder: str = "") -> dict[str,
     counts = {"done": 0, "skipped": 0, "failed": 0}
     errors: list[str] = []
     for pk in message_ids:
-        if not _claim(pk, holder, timezone.now()):
+        claimed_at = timezone.now()
+        if not _claim(pk, holder, claimed_at):
             counts["skipped"] += 1
             continue
         done = set(OutboxDelivery.objects.filter(message_id=pk).values_list("key", flat=True))
-        token = _current_work.set(_Work(message_id=pk, holder=holder, done=done))
+        work = _Work(message_id=pk, holder=holder, lease_until=claimed_at + LEASE, done=done)
+        token = _current_work.set(work)
         try:
             message = OutboxMessage.objects.only("topic", "payload").get(pk=pk)
             _task(message.topic).run(message.payload)
