@@ -119,10 +119,10 @@ class Processes:
             "-A",
             "lmo",
             "worker",
-            # As docker-compose.yml runs it: two pool processes, so a drain and a batch
-            # of emails do not wait for each other.
+            # As docker-compose.yml runs it: four pool processes, mostly waiting for mail
+            # and commits, so a drain and batches of emails do not wait for each other.
             "--concurrency",
-            os.environ.get("WORKER_CONCURRENCY", "2"),
+            os.environ.get("WORKER_CONCURRENCY", "4"),
             "--loglevel",
             "WARNING",
             "--without-gossip",
