@@ -663,7 +663,15 @@ class Chaos:
         return orgs, jobs
 
     def _apply_check(self, row: Row, orgs: list[str], timeout: float) -> list[int]:
-        wait_for(lambda: len(self.world.licenses_per_org(orgs)) >= len(orgs), timeout, "installs")
+        from subscribers.models import SubscriberEvent
+
+        # Every accepted event is in the inbox once the senders are done: wait until none
+        # is left queued (one cheap query a second), then count what was applied.
+        wait_for(
+            lambda: not SubscriberEvent.objects.filter(outcome="queued").exists(),
+            timeout,
+            "installs",
+        )
         per_org = self.world.licenses_per_org(orgs)
         row.applied = len(per_org)
         row.lost = len(orgs) - len(per_org)
@@ -746,7 +754,7 @@ class Chaos:
             ]
         )
         row.sent = count
-        license_ids = self._apply_check(row, orgs, timeout=300)
+        license_ids = self._apply_check(row, orgs, timeout=900)
         traffic.report(row)
         compare_emails(row, *settle(self.sink, mark, since, 300, license_ids))
         self.rows.append(row)
@@ -808,11 +816,12 @@ class Chaos:
 
         count = int(os.environ.get("CHAOS_SWEEP_LICENSES", "5000" if self.short else "50000"))
         row = Row("worker kill -9", note=f"sweep of {count} due trials")
+        # Marked before the trials exist: beat's own sweep may start on them at once.
+        mark, since = self.sink.mark(), last_event_id()
         ids = self._due_trials(count)
         # By id range, not `pk IN (50,000 ids)`: the run polls this every second or two.
         due = License.objects.filter(pk__range=(min(ids), max(ids)), org_name__startswith="Due ")
         assert due.count() == count
-        mark, since = self.sink.mark(), last_event_id()
         from lmo.celery import app
 
         app.send_task("licenses.expire_licenses")
@@ -920,7 +929,7 @@ class Chaos:
         stop.set()
         thread.join()
         row.sent = len(orgs)
-        license_ids = self._apply_check(row, orgs, timeout=300)
+        license_ids = self._apply_check(row, orgs, timeout=900)
         self._suspension_check(row, targets)
         traffic.report(row)
         row.note += ", connections killed: " + ", ".join(
