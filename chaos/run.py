@@ -109,25 +109,36 @@ def _process_env() -> dict[str, str]:
 # --- processes --------------------------------------------------------------------------------
 
 
+CELERY_WORKER = [
+    str(VENV_BIN / "celery"),
+    "-A",
+    "lmo",
+    "worker",
+    "--loglevel",
+    "WARNING",
+    "--without-gossip",
+    "--without-mingle",
+]
+
+
 class Processes:
-    """gunicorn, a Celery worker and beat, each in its own process group."""
+    """gunicorn, the Celery workers and beat, each in its own process group."""
 
     COMMANDS = {
         "web": [str(VENV_BIN / "gunicorn"), "lmo.wsgi:application", "-c", "gunicorn.conf.py"],
+        # As docker-compose.yml runs it: four pool processes, mostly waiting for mail and
+        # commits, so batches of emails and a sweep do not wait for each other.
         "worker": [
-            str(VENV_BIN / "celery"),
-            "-A",
-            "lmo",
-            "worker",
-            # As docker-compose.yml runs it: four pool processes, mostly waiting for mail
-            # and commits, so a drain and batches of emails do not wait for each other.
+            *CELERY_WORKER,
             "--concurrency",
             os.environ.get("WORKER_CONCURRENCY", "4"),
-            "--loglevel",
-            "WARNING",
-            "--without-gossip",
-            "--without-mingle",
+            "-Q",
+            "celery",
+            "-n",
+            "worker@%h",
         ],
+        # The subscriber inbox's own worker (queue "ingest"), where tasks are routed there.
+        "ingest": [*CELERY_WORKER, "--concurrency", "2", "-Q", "ingest", "-n", "ingest@%h"],
         "beat": [str(VENV_BIN / "celery"), "-A", "lmo", "beat", "--loglevel", "WARNING"],
     }
 
@@ -637,7 +648,7 @@ class Chaos:
         self.sink = SmtpSink(SMTP_PORT, LOG_DIR / "mail.jsonl")
         self.sink.start()
         self.procs = Processes()
-        for name in ("web", "worker", "beat"):
+        for name in ("web", "worker", "ingest", "beat"):
             self.procs.start(name)
         wait_for(lambda: httpx.get(f"{BASE}/healthz", timeout=2).status_code == 200, 60, "web")
         self.world = World()
@@ -1016,11 +1027,16 @@ class Chaos:
         row = Row("soak", note=f"{seconds}s at {rate:.0f}/s")
         mark, since = self.sink.mark(), last_event_id()
         orgs = self.world.org_ids("soak", int(seconds * rate / 2) + 10)
-        checks = self.world.org_ids("storm", 300)
+        from licenses.models import License
+
+        # Orgs with a license (the storm's, or trials made here when the soak runs alone).
+        checks = list(
+            License.objects.filter(pk__in=self._trials(300)).values_list("org_id", flat=True)
+        )
         traffic = Traffic()
         stop_at = time.monotonic() + seconds
         warm_at = time.monotonic() + min(30, seconds / 4)
-        samples: dict[str, list[float]] = {"web": [], "worker": []}
+        samples: dict[str, list[float]] = {"web": [], "worker": [], "ingest": []}
         sent = 0
 
         def one(client: httpx.Client, n: int) -> None:
@@ -1059,12 +1075,12 @@ class Chaos:
                 one(client, n)
                 n += 1
                 if time.monotonic() >= warm_at and (not samples["web"] or n % int(rate * 10) == 0):
-                    samples["web"].append(self.procs.rss_mb("web"))
-                    samples["worker"].append(self.procs.rss_mb("worker"))
+                    for name, values in samples.items():
+                        values.append(self.procs.rss_mb(name))
                 next_at += 1 / rate
                 time.sleep(max(0.0, next_at - time.monotonic()))
-        samples["web"].append(self.procs.rss_mb("web"))
-        samples["worker"].append(self.procs.rss_mb("worker"))
+        for name, values in samples.items():
+            values.append(self.procs.rss_mb(name))
         row.sent = sent
         license_ids = self._apply_check(row, orgs[:sent], timeout=120)
         traffic.report(row)
