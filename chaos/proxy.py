@@ -1,12 +1,22 @@
 """A TCP proxy whose faults the chaos run switches: pass traffic, refuse connections,
-hang (accept and forward nothing, on new and open connections alike), or cut everything."""
+hang (accept and forward nothing, on new and open connections alike), or cut everything.
+
+The chaos run starts each proxy in a process of its own (`ProxyProcess`): every query of the
+web and the worker passes through it, and in the run's own process its threads would wait
+for the interpreter lock behind the senders, adding milliseconds to each round trip.
+
+    python -m chaos.proxy PORT UPSTREAM_HOST:UPSTREAM_PORT NAME   # switched on stdin
+"""
 
 from __future__ import annotations
 
 import contextlib
 import socket
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 PASS, REFUSE, HANG = "pass", "refuse", "hang"
 
@@ -63,6 +73,10 @@ class FaultProxy:
     def _close_listener(self) -> None:
         listener, self._listener = self._listener, None
         if listener is not None:
+            # shutdown() first: close() alone leaves the socket listening while the accept
+            # thread is still inside accept() on it (up to its timeout).
+            with contextlib.suppress(OSError):
+                listener.shutdown(socket.SHUT_RDWR)
             listener.close()
 
     def _accept_loop(self) -> None:
@@ -119,3 +133,73 @@ class FaultProxy:
             sock.shutdown(socket.SHUT_RDWR)
         with contextlib.suppress(OSError):
             sock.close()
+
+
+class ProxyProcess:
+    """A FaultProxy in a child process, switched with one line on its stdin per command
+    (a mode, or "cut"); each command is applied before `set_mode` or `cut` returns."""
+
+    def __init__(self, port: int, upstream: tuple[str, int], name: str) -> None:
+        self.port, self.upstream, self.name = port, upstream, name
+        self.mode = PASS
+        self._lock = threading.Lock()
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "chaos.proxy", str(port), f"{upstream[0]}:{upstream[1]}", name],
+            cwd=Path(__file__).resolve().parent.parent,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        self._command("ping")  # listening once it answers
+
+    def _command(self, line: str) -> None:
+        with self._lock:
+            assert self._process.stdin is not None and self._process.stdout is not None
+            self._process.stdin.write(line + "\n")
+            self._process.stdin.flush()
+            answer = self._process.stdout.readline().strip()
+        if answer != "ok":
+            raise RuntimeError(f"{self.name}: {line!r} answered {answer!r}")
+
+    def set_mode(self, mode: str) -> None:
+        self._command(mode)
+        self.mode = mode
+
+    def cut(self) -> None:
+        self._command("cut")
+
+    def close(self) -> None:
+        if self._process.poll() is None:
+            with contextlib.suppress(OSError, RuntimeError):
+                self._command("close")
+            try:
+                self._process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+
+
+def main(argv: list[str]) -> int:
+    port, upstream, name = int(argv[0]), argv[1], argv[2]
+    host, _, upstream_port = upstream.rpartition(":")
+    proxy = FaultProxy(port, (host, int(upstream_port)), name)
+    for line in sys.stdin:
+        command = line.strip()
+        if command == "cut":
+            proxy.cut()
+        elif command in (PASS, REFUSE, HANG):
+            proxy.set_mode(command)
+        elif command == "close":
+            proxy.close()
+            print("ok", flush=True)
+            return 0
+        elif command != "ping":
+            print(f"unknown command {command}", flush=True)
+            continue
+        print("ok", flush=True)
+    proxy.close()  # the chaos run went away
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -32,7 +32,8 @@ from itertools import islice
 from typing import Any
 
 from celery import current_app
-from django.db import IntegrityError, transaction
+from django.conf import settings
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import Case, F, Min, Q, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -52,11 +53,12 @@ MAX_ATTEMPTS = 8
 # race a relay after commit that is still under way.
 RERELAY_PENDING_AFTER = timedelta(seconds=10)
 # Handed over this long ago, not done and held by nobody: the broker lost it, or the consumer
-# that had it died (kill -9, out of memory). Minutes, so a crash delays email by minutes.
-RERELAY_SENT_AFTER = timedelta(minutes=5)
+# that had it died (kill -9, out of memory). Minutes, so a crash delays email by minutes
+# (LMO_OUTBOX_STUCK_AFTER_SECONDS, 5 minutes by default).
+RERELAY_SENT_AFTER = timedelta(seconds=settings.LMO_OUTBOX_STUCK_AFTER_SECONDS)
 # How long a consumer holds a message; renewed by each piece of work it records, so only a
-# consumer that stopped making progress loses it.
-LEASE = timedelta(minutes=2)
+# consumer that stopped making progress loses it (LMO_OUTBOX_LEASE_SECONDS, 2 minutes).
+LEASE = timedelta(seconds=settings.LMO_OUTBOX_LEASE_SECONDS)
 RERELAY_LIMIT = 2000
 DONE_RETENTION = timedelta(days=30)
 LAST_ERROR_MAX = 2000
@@ -110,7 +112,19 @@ def outbox_relay(*, message_ids: Sequence[int]) -> int:
     Returns how many were handed over. Never raises for a broker error: this runs after a
     commit, and the change it follows has already happened. Each publish is bounded by the
     broker's socket timeouts and is not retried here.
+
+    Nor for a database error: a connection lost between the change's commit and its relay
+    must not turn the committed change into an error answer. The messages then stay
+    pending (or marked sent without a task) and the relay job takes them over.
     """
+    try:
+        return _relay(message_ids)
+    except DatabaseError as exc:
+        logger.warning("Outbox relay of %d message(s) failed: %s", len(message_ids), exc)
+        return 0
+
+
+def _relay(message_ids: Sequence[int]) -> int:
     global _broker_paused_until
     from .tasks import process_outbox_messages
 
@@ -218,6 +232,7 @@ class _Work:
 
     message_id: int
     holder: str
+    lease_until: datetime
     done: set[str] = field(default_factory=set)
 
 
@@ -238,18 +253,30 @@ def deliver_once(key: str, deliver: Callable[[], Any], *, detail: str = "") -> b
         return False
     deliver()
     now = timezone.now()
+    record = partial(
+        OutboxDelivery.objects.create,
+        message_id=work.message_id,
+        key=key,
+        detail=detail[:500],
+        delivered_at=now,
+    )
     try:
-        with transaction.atomic():
-            OutboxDelivery.objects.create(
-                message_id=work.message_id, key=key, detail=detail[:500], delivered_at=now
-            )
-            # Progress renews the lease: a long batch is not taken over while it advances.
-            OutboxMessage.objects.filter(pk=work.message_id, lease_holder=work.holder).update(
-                lease_until=now + LEASE
-            )
+        if connection.in_atomic_block:
+            with transaction.atomic():
+                record()
+        else:
+            # One statement in autocommit: committed when it returns, one round trip.
+            record()
     except IntegrityError:
         logger.warning("Outbox message %s: %s was already recorded", work.message_id, key)
     work.done.add(key)
+    if work.lease_until - now < LEASE / 2:
+        # Progress renews the lease once half of it has passed: a long batch is not taken
+        # over while it advances, and most emails cost one write, not two.
+        work.lease_until = now + LEASE
+        OutboxMessage.objects.filter(pk=work.message_id, lease_holder=work.holder).update(
+            lease_until=work.lease_until
+        )
     return True
 
 
@@ -281,11 +308,13 @@ def outbox_process(*, message_ids: Sequence[int], holder: str = "") -> dict[str,
     counts = {"done": 0, "skipped": 0, "failed": 0}
     errors: list[str] = []
     for pk in message_ids:
-        if not _claim(pk, holder, timezone.now()):
+        claimed_at = timezone.now()
+        if not _claim(pk, holder, claimed_at):
             counts["skipped"] += 1
             continue
         done = set(OutboxDelivery.objects.filter(message_id=pk).values_list("key", flat=True))
-        token = _current_work.set(_Work(message_id=pk, holder=holder, done=done))
+        work = _Work(message_id=pk, holder=holder, lease_until=claimed_at + LEASE, done=done)
+        token = _current_work.set(work)
         try:
             message = OutboxMessage.objects.only("topic", "payload").get(pk=pk)
             _task(message.topic).run(message.payload)

@@ -330,6 +330,11 @@ else:
     }
     CELERY_BROKER_CONNECTION_TIMEOUT = env.float("LMO_BROKER_TIMEOUT_SECONDS", default=2.0)
 CELERY_TASK_IGNORE_RESULT = True
+# Celery's Django fixup closes every database connection before and after each task unless
+# this is set: a new PostgreSQL session per task (one per email of a first install). With
+# it, lmo.celery closes connections between tasks the way Django does between requests
+# (CONN_MAX_AGE, CONN_HEALTH_CHECKS, a connection that failed).
+CELERY_DB_REUSE_MAX = 1000
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
@@ -352,6 +357,10 @@ LMO_SWEEP_INTERVAL_SECONDS = env.int("LMO_SWEEP_INTERVAL_SECONDS", default=300)
 LMO_EXPIRING_SOON_INTERVAL_SECONDS = env.int("LMO_EXPIRING_SOON_INTERVAL_SECONDS", default=3600)
 # First installs' notifications wait for this job (see jobs.outbox), so it runs often.
 LMO_OUTBOX_RELAY_INTERVAL_SECONDS = env.int("LMO_OUTBOX_RELAY_INTERVAL_SECONDS", default=5)
+# A message handed over this long ago, not done and held by nobody, is relayed again (its
+# consumer died); a consumer holds a message this long past its last recorded email.
+LMO_OUTBOX_STUCK_AFTER_SECONDS = env.int("LMO_OUTBOX_STUCK_AFTER_SECONDS", default=300)
+LMO_OUTBOX_LEASE_SECONDS = env.int("LMO_OUTBOX_LEASE_SECONDS", default=120)
 CELERY_BEAT_SCHEDULE: dict = {
     # expire_seconds (django-celery-beat's name for "expires"): a run the worker could not
     # start before the next one is due is dropped.

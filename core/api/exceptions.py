@@ -7,6 +7,7 @@ from typing import Any
 
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import InterfaceError, OperationalError
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -29,6 +30,13 @@ _CODES_BY_STATUS = {
     422: "unprocessable",
     429: "throttled",
 }
+
+
+# The database is away (restart, failover, network) or refused this transaction for now
+# (deadlock, lock or statement timeout): the request was right, and sent again it succeeds.
+DATABASE_UNAVAILABLE = (OperationalError, InterfaceError)
+# Seconds a client should wait before retrying: about how long a failover takes.
+DATABASE_RETRY_AFTER_SECONDS = 10
 
 
 def error_body(code: str, message: str, fields: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -55,7 +63,20 @@ def _flatten(detail: Any) -> Any:
     return str(detail)
 
 
+def database_unavailable_response() -> Response:
+    """503 with Retry-After: nothing was written (the transaction rolled back), and what the
+    driver said (hosts, ports) stays in the log."""
+    response = error_response(
+        503, "service_unavailable", "The database is unavailable; retry shortly."
+    )
+    response["Retry-After"] = str(DATABASE_RETRY_AFTER_SECONDS)
+    return response
+
+
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, DATABASE_UNAVAILABLE):
+        logger.warning("API request met an unavailable database: %s", exc)
+        return database_unavailable_response()
     if isinstance(exc, DomainError):
         return error_response(exc.http_status, exc.code, exc.message)
     if isinstance(exc, DjangoValidationError):

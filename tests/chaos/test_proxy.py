@@ -53,3 +53,22 @@ def test_server_close_reaches_the_waiting_client(upstream):
         assert received == [b"SELECT 1"]
     finally:
         proxy.close()
+
+
+def test_proxy_process__refuse_then_pass__connections_follow_the_switch(upstream):
+    from chaos.proxy import PASS, REFUSE, ProxyProcess
+
+    address, received = upstream
+    proxy = ProxyProcess(_free_port(), address, "test-proxy")
+    try:
+        proxy.set_mode(REFUSE)
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection(("127.0.0.1", proxy.port), timeout=5)
+
+        proxy.set_mode(PASS)
+        with socket.create_connection(("127.0.0.1", proxy.port), timeout=5) as client:
+            client.sendall(b"SELECT 1")
+            assert client.recv(1024) == b""
+        assert received == [b"SELECT 1"]
+    finally:
+        proxy.close()

@@ -264,3 +264,57 @@ def test_suspend__broker_hangs__answers_200_and_the_message_waits_pending(hangin
     client.post(f"/api/v1/licenses/{other.pk}/suspend/", {"reason": "x"}, format="json")
     event = LicenseEvent.objects.filter(license=other, kind=EventKind.STATUS_CHANGED).latest("id")
     assert OutboxMessage.objects.get(payload__event_id=event.pk).status == OutboxStatus.PENDING
+
+
+def test_consumer__long_batch__lease_renewed_by_progress_one_write_per_email(
+    pkg, account, mailoutbox, monkeypatch
+):
+    # Given a batch of four notifications, each taking a good part of a lease
+    message = _batch_message(pkg, account, n=4)
+    start = timezone.now()
+    clock = {"now": start}
+    monkeypatch.setattr(outbox.timezone, "now", lambda: clock["now"])
+    real_create = OutboxDelivery.objects.create
+    leases = []
+
+    def slow_create(**kwargs):
+        # Each record is written 0.3 of a lease after the one before.
+        clock["now"] += LEASE * 0.3
+        kwargs["delivered_at"] = clock["now"]
+        leases.append(OutboxMessage.objects.get(pk=message.pk).lease_until)
+        return real_create(**kwargs)
+
+    monkeypatch.setattr(OutboxDelivery.objects, "create", slow_create)
+
+    # When the consumer sends them
+    outbox_process(message_ids=[message.pk], holder="task-1")
+
+    # Then the lease taken at the claim was renewed once less than half of it was left
+    # (after the third email), so it never ran out while the batch advanced
+    assert leases[:3] == [start + LEASE] * 3
+    assert leases[3] == start + LEASE * 0.6 + LEASE
+    assert len(mailoutbox) == 4
+    assert OutboxMessage.objects.get(pk=message.pk).status == OutboxStatus.DONE
+
+
+@pytest.mark.django_db(transaction=True)
+def test_consumer__each_email_recorded__one_statement_when_the_lease_is_fresh(
+    pkg, account, django_assert_num_queries
+):
+    from jobs.outbox import _current_work, _Work, deliver_once
+
+    message = _batch_message(pkg, account, n=1)
+    sent = []
+    token = _current_work.set(
+        _Work(message_id=message.pk, holder="task-1", lease_until=timezone.now() + LEASE)
+    )
+    try:
+        # The record of a sent email is a single INSERT (its own commit, in autocommit)
+        with django_assert_num_queries(1):
+            assert deliver_once("license-event:1", lambda: sent.append(1))
+        # and a key already recorded is not sent again
+        with django_assert_num_queries(0):
+            assert not deliver_once("license-event:1", lambda: sent.append(1))
+    finally:
+        _current_work.reset(token)
+    assert sent == [1]
