@@ -152,10 +152,38 @@ class TrialEndDay(RollupRow):
         ]
 
 
+class FeatureTally(RollupRow):
+    """Live licenses (trial or active) per package, parameter, org type and value, for the
+    yes/no and number parameters: the share of a switch that is on, and the exact
+    distribution (so median, 90th percentile and maximum) of a reading. `value` is 1 or 0
+    for a switch, the number for a reading, 0 when `reported` is false (no value)."""
+
+    package = models.ForeignKey("packages.Package", on_delete=models.CASCADE, related_name="+")
+    parameter = models.ForeignKey(
+        "features.FeatureParameter", on_delete=models.CASCADE, related_name="+"
+    )
+    org_type = models.CharField(max_length=12, choices=OrgType.choices)
+    reported = models.BooleanField()
+    value = models.BigIntegerField()
+    licenses = models.BigIntegerField(default=0)
+
+    KEY = ("package_id", "parameter_id", "org_type", "reported", "value")
+    MEASURES = ("licenses",)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["package", "parameter", "org_type", "reported", "value"],
+                name="featuretally_key",
+            )
+        ]
+
+
 ROLLUP_MODELS: tuple[type[models.Model], ...] = (
     LicenseTally,
     LicenseDay,
     TrialCohort,
     InstallCohort,
     TrialEndDay,
+    FeatureTally,
 )

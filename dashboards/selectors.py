@@ -13,9 +13,9 @@ import datetime as dt
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 
-from django.core.cache import cache
 from django.db.models import Count, F, Q, QuerySet, Sum
 from django.urls import reverse
 
@@ -29,11 +29,19 @@ from packages.models import Package, PackageVersion
 from . import definitions as d
 from .filters import Scope
 from .links import day_range, license_list
-from .models import SEAT_MEASURES, InstallCohort, LicenseDay, LicenseTally, TrialCohort, TrialEndDay
+from .models import (
+    SEAT_MEASURES,
+    FeatureTally,
+    InstallCohort,
+    LicenseDay,
+    LicenseTally,
+    TrialCohort,
+    TrialEndDay,
+)
+from .rollup import feature_rows
 
 OVER_USE_ROWS = 20
 OLDER_VERSION_ROWS = 50
-FEATURE_CACHE_SECONDS = 15 * 60
 
 
 @dataclass
@@ -613,27 +621,55 @@ class FeatureAdoption:
     readings: list[dict[str, Any]]
 
 
-def _feature_cache_key(scope: Scope) -> str:
-    package = scope.package.pk if scope.package else "all"
-    return f"dashboards:features:v1:{package}:{scope.period_days}:{scope.org_scope}"
-
-
 def feature_adoption(scope: Scope, *, refresh: bool = False) -> FeatureAdoption:
-    """The figures, kept for 15 minutes: they aggregate a value per license and
-    parameter, which grows with the licenses. The page says as of when and refreshes on
-    demand."""
-    key = _feature_cache_key(scope)
-    cached = None if refresh else cache.get(key)
-    if cached is not None:
-        return cached
-    figures = feature_adoption_compute(scope)
-    cache.set(key, figures, FEATURE_CACHE_SECONDS)
-    return figures
+    """The figures as of now, counted from the feature tally at every call (`refresh` is
+    accepted for the callers that still ask: there is nothing kept to refresh)."""
+    return feature_adoption_compute(scope)
+
+
+def _feature_tally(scope: Scope, parameter_ids: list[int]) -> dict[int, Counter]:
+    """{parameter id: {(reported, value): live licenses}} from the tally, less the
+    licenses whose end passed but that the sweep has not marked (still tallied as live):
+    two queries."""
+    counts: dict[int, Counter] = defaultdict(Counter)
+    for row in (
+        _rollup(FeatureTally.objects.filter(parameter_id__in=parameter_ids), scope)
+        .values("parameter_id", "reported", "value")
+        .annotate(licenses=Sum("licenses"))
+    ):
+        counts[row["parameter_id"]][(row["reported"], row["value"])] += row["licenses"] or 0
+    # Few (the sweep runs every few minutes): the status+expiry index finds the licenses,
+    # the (license, parameter) index their values. Filtered by scope here, as _overdue.
+    overdue = (
+        FeatureParameterValue.objects.filter(
+            license__status__in=d.LIVE_STATUSES, license__expires_at__lte=scope.now
+        )
+        .order_by()
+        .values_list(
+            "license__package_id",
+            "license__org_type",
+            "license__status",
+            "parameter_id",
+            "data_type",
+            "value_boolean",
+            "value_integer",
+        )
+        .annotate(n=Count("id"))
+    )
+    wanted = set(parameter_ids)
+    for package_id, org_type, status, parameter_id, data_type, boolean, integer, n in overdue:
+        if parameter_id not in wanted or org_type not in scope.org_types:
+            continue
+        holder = SimpleNamespace(package_id=package_id, org_type=org_type, status=status)
+        value = boolean if data_type == DataType.BOOLEAN else integer
+        for key, measures in feature_rows(holder, parameter_id, data_type, value):
+            counts[parameter_id][(key[3], key[4])] -= n * measures["licenses"]
+    return counts
 
 
 def feature_adoption_compute(scope: Scope) -> FeatureAdoption:
-    """Switches' share on among live licenses; readings' median, p90 and max reported
-    within the period: three queries."""
+    """Switches' share on among live licenses; readings' median, p90 and max among the
+    values live licenses reported: three queries, from the feature tally."""
     parameters = list(
         FeatureParameter.objects.filter(**scope.package_filter())
         .filter(
@@ -643,61 +679,37 @@ def feature_adoption_compute(scope: Scope) -> FeatureAdoption:
         .select_related("package")
         .order_by("package__name", "developer_name")
     )
-    values = FeatureParameterValue.objects.filter(
-        license__in=License.objects.filter(
-            d.live_q(scope.now), org_type__in=scope.org_types, **scope.package_filter()
-        ),
-    ).order_by()
-    switch_ids = [p.pk for p in parameters if p.data_type == DataType.BOOLEAN]
-    reading_ids = [p.pk for p in parameters if p.data_type == DataType.INTEGER]
-    switch_counts = {
-        row["parameter_id"]: row
-        for row in values.filter(parameter_id__in=switch_ids)
-        .values("parameter_id")
-        .annotate(live=Count("id"), on=Count("id", filter=Q(value_boolean=True)))
-    }
-    readings: dict[int, Counter] = defaultdict(Counter)
-    since = dt.datetime.combine(scope.since, dt.time.min, tzinfo=dt.UTC)
-    for row in (
-        values.filter(
-            parameter_id__in=reading_ids, value_integer__isnull=False, updated_at__gte=since
-        )
-        .values("parameter_id", "value_integer")
-        .annotate(n=Count("id"))
-    ):
-        readings[row["parameter_id"]][row["value_integer"]] += row["n"]
+    tally = _feature_tally(scope, [p.pk for p in parameters])
     switches, reading_rows = [], []
     for parameter in parameters:
+        counts = tally[parameter.pk]
         base = {
             "package": parameter.package.name,
             "developer_name": parameter.developer_name,
             "label": parameter.label,
         }
         if parameter.data_type == DataType.BOOLEAN:
-            counts = switch_counts.get(parameter.pk, {"live": 0, "on": 0})
+            live, on = sum(counts.values()), counts[(True, 1)]
             switches.append(
                 {
                     **base,
-                    "live": counts["live"],
+                    "live": live,
                     "on": Figure(
-                        counts["on"],
-                        license_list(scope, segment="live", feature=f"{parameter.pk}:on"),
+                        on, license_list(scope, segment="live", feature=f"{parameter.pk}:on")
                     ),
-                    "share_on": share(counts["on"], counts["live"]),
+                    "share_on": share(on, live),
                 }
             )
         else:
-            histogram = readings[parameter.pk]
+            histogram = Counter(
+                {value: n for (reported, value), n in counts.items() if reported and n}
+            )
             reading_rows.append(
                 {
                     **base,
                     "reported": Figure(
                         sum(histogram.values()),
-                        license_list(
-                            scope,
-                            segment="live",
-                            feature=f"{parameter.pk}:reported:{scope.since.isoformat()}",
-                        ),
+                        license_list(scope, segment="live", feature=f"{parameter.pk}:reported"),
                     ),
                     "median": median_of(histogram),
                     "p90": percentile_of(histogram, 90),

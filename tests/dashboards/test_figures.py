@@ -5,10 +5,12 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 import time_machine
-from django.core.cache import cache
+from django.contrib.auth import get_user_model
 
 from dashboards import selectors
 from dashboards.filters import Scope
+from features.services import feature_value_set
+from licenses.choices import Actor
 from licenses.models import License
 from tests.dashboards.conftest import NOW
 
@@ -166,18 +168,43 @@ def test_versions__live_installs_latest_share_and_change(population):
 
 
 def test_feature_adoption__switches_and_readings(population):
-    cache.clear()
     data = selectors.feature_adoption(scope(population))
 
+    # L (end passed, not swept) and K (suspended) are not live: their 1000 and 500 are out
     (switch,) = data.switches
     assert (switch["on"].value, switch["live"], switch["share_on"]) == (2, 6, 0.3333)
     (reading,) = data.readings
     assert (reading["reported"].value, reading["median"], reading["p90"], reading["max"]) == (
-        4,
+        5,
         12,
         100,
         100,
     )
+
+
+@time_machine.travel(NOW, tick=False)
+def test_feature_adoption__counts_follow_value_and_license_changes(population):
+    ops = get_user_model().objects.get(username="population-ops")
+    L = population.licenses
+
+    # Given a switch turned on, a reading raised, and a live license suspended
+    feature_value_set(license=L["E"], parameter=population.premium, value=True, by=ops)
+    feature_value_set(
+        license=L["B"],
+        parameter=population.jobs_run,
+        value=4000,
+        by=Actor.SUBSCRIBER,
+        from_subscriber=True,
+    )
+    L["A"].suspend(by=ops, reason="Unpaid invoice")
+
+    data = selectors.feature_adoption(scope(population))
+
+    # Then the switch counts E and B, of five live (A left); the readings lose A's 100
+    (switch,) = data.switches
+    assert (switch["on"].value, switch["live"]) == (2, 5)
+    (reading,) = data.readings
+    assert (reading["reported"].value, reading["median"], reading["max"]) == (4, 7, 4000)
 
 
 @time_machine.travel(NOW, tick=False)
@@ -217,11 +244,10 @@ def test_every_number_links_to_the_licenses_that_make_it_up(population, client, 
     older = selectors.older_versions_url(scope(population), population.versions["2.0.0"])
     assert listed(client, older) == names(population, "A", "G")
 
-    cache.clear()
     features = selectors.feature_adoption(scope(population))
     assert listed(client, features.switches[0]["on"].url) == names(population, "A", "B")
     assert listed(client, features.readings[0]["reported"].url) == names(
-        population, "A", "B", "C", "G"
+        population, "A", "B", "C", "F", "G"
     )
     assert L["J"].is_sandbox
 
