@@ -151,12 +151,11 @@ def day_rows(
     if before is None:
         rows[(day, *_tally_key(after))]["installs"] += 1
     else:
-        for name, value in _seat_measures(before).items():
-            rows[(day, *_tally_key(before))][name] -= value
+        counter = rows[(day, *_tally_key(before))]
+        counter.subtract(_seat_measures(before))
         if before.status != LicenseStatus.UNINSTALLED == after.status:
-            rows[(day, *_tally_key(before))]["uninstalls"] += 1
-    for name, value in _seat_measures(after).items():
-        rows[(day, *_tally_key(after))][name] += value
+            counter["uninstalls"] += 1
+    rows[(day, *_tally_key(after))].update(_seat_measures(after))
 
 
 # --- Applying changes -------------------------------------------------------------------
