@@ -64,15 +64,25 @@ def measure_here(runs: int) -> dict:
         "versions, orgs older than latest": (
             f"/dashboard/versions/?package={package.pk}&older_than={latest.pk}"
         ),
-        "feature adoption (kept 15 min)": "/dashboard/features/",
-        "feature adoption, refresh": "/dashboard/features/?refresh=1",
+        "feature adoption": "/dashboard/features/",
+        "feature adoption, refresh=1": "/dashboard/features/?refresh=1",
         "API overview": "/api/v1/dashboards/overview/",
+        "API overview, one package, 90 days": (
+            f"/api/v1/dashboards/overview/?package={package.pk}&period=90"
+        ),
+        "API trial conversion": "/api/v1/dashboards/trial-conversion/",
         "API churn": "/api/v1/dashboards/churn/",
+        "API versions": "/api/v1/dashboards/versions/",
+        "API versions, older than latest": (
+            f"/api/v1/dashboards/versions/?package={package.pk}&older_than={latest.pk}"
+        ),
+        "API feature adoption": "/api/v1/dashboards/features/",
+        "API feature adoption, refresh=true": "/api/v1/dashboards/features/?refresh=true",
     }
     results = {"licenses": License.objects.count(), "pages": {}}
     for label, url in pages.items():
         cache.clear()
-        client.get(url)  # warm up: connection, templates, the feature figures' cache
+        client.get(url)  # warm up: connection, templates
         timings, sql = [], []
         for _ in range(runs):
             with CaptureQueriesContext(connection) as captured:

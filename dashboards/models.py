@@ -90,6 +90,29 @@ class LicenseDay(SeatMeasures):
         ]
 
 
+class UninstallMonth(RollupRow):
+    """Uninstalls per month (UTC) they happened, package, org type and the status the
+    license had when it was uninstalled: the churn page's figures in a few hundred rows
+    a year, however many licenses (the day table holds the same counts by day and
+    version, many more rows)."""
+
+    month = models.DateField(help_text="First day of the month of the uninstall.")
+    package = models.ForeignKey("packages.Package", on_delete=models.CASCADE, related_name="+")
+    org_type = models.CharField(max_length=12, choices=OrgType.choices)
+    status = models.CharField(max_length=12, choices=LicenseStatus.choices)
+    uninstalls = models.BigIntegerField(default=0)
+
+    KEY = ("month", "package_id", "org_type", "status")
+    MEASURES = ("uninstalls",)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["month", "package", "org_type", "status"], name="uninstallmonth_key"
+            )
+        ]
+
+
 class TrialCohort(RollupRow):
     """Licenses that started as a trial, per month the trial started, status now, and days
     from install to purchase (-1: not bought)."""
@@ -186,4 +209,5 @@ ROLLUP_MODELS: tuple[type[models.Model], ...] = (
     InstallCohort,
     TrialEndDay,
     FeatureTally,
+    UninstallMonth,
 )

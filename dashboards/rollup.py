@@ -38,6 +38,7 @@ from .models import (
     LicenseTally,
     TrialCohort,
     TrialEndDay,
+    UninstallMonth,
 )
 
 Rows = dict[tuple, Counter]
@@ -158,6 +159,22 @@ def day_rows(
     rows[(day, *_tally_key(after))].update(_seat_measures(after))
 
 
+def history_rows(
+    tables: dict[type[models.Model], Rows],
+    before: LicenseSnapshot | None,
+    after: LicenseSnapshot,
+    at: dt.datetime,
+) -> None:
+    """Add what one change did at its moment: to the day table, and an uninstall to its
+    month."""
+    day_rows(tables[LicenseDay], before, after, at)
+    if before is not None and before.status != LicenseStatus.UNINSTALLED == after.status:
+        month = d.month_start(d.utc_day(at))
+        tables[UninstallMonth][(month, before.package_id, before.org_type, before.status)][
+            "uninstalls"
+        ] += 1
+
+
 # --- Applying changes -------------------------------------------------------------------
 
 
@@ -178,7 +195,7 @@ def rollup_apply(changes: Iterable[LicenseChange]) -> None:
             if before is not None:
                 _add(tables[model], contributions(before), -1)
             _add(tables[model], contributions(after), +1)
-        day_rows(tables[LicenseDay], before, after, at)
+        history_rows(tables, before, after, at)
         moved_now = before is not None and _feature_key(before) != _feature_key(after)
         if moved_now and after.id is not None:
             first = moved.get(after.id, (before, after))[0]
@@ -311,8 +328,7 @@ class Recount:
 
     def _replay(self, known: LicenseSnapshot, history: History) -> None:
         """Replay one license's history (the rows License methods and the sweeps write) to
-        recount what changed on each day."""
-        rows = self.tables[LicenseDay]
+        recount what changed on each day (and each month's uninstalls)."""
         state: LicenseSnapshot | None = None
         for kind, at, after in history:
             if kind in CREATED_KINDS:
@@ -331,7 +347,7 @@ class Recount:
                 changes["version_id"] = self.version_ids.get((state.package_id, after["version"]))
             state = state._replace(**changes)
             if before != state:
-                day_rows(rows, before, state, at)
+                history_rows(self.tables, before, state, at)
 
     def replace(self, models: Iterable[type[models.Model]] = ROLLUP_MODELS) -> dict[str, int]:
         """Write the counted tables in place of what they held; the rows written per table."""

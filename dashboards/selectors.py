@@ -37,6 +37,7 @@ from .models import (
     LicenseTally,
     TrialCohort,
     TrialEndDay,
+    UninstallMonth,
 )
 from .rollup import feature_rows
 
@@ -428,11 +429,11 @@ def churn(scope: Scope) -> Churn:
     months = scope.months
     uninstalls: dict[dt.date, Counter] = defaultdict(Counter)
     for row in (
-        _rollup(LicenseDay.objects.filter(day__gte=months[0], uninstalls__gt=0), scope)
-        .values("day", "status")
+        _rollup(UninstallMonth.objects.filter(month__gte=months[0]), scope)
+        .values("month", "status")
         .annotate(uninstalls=Sum("uninstalls"))
     ):
-        uninstalls[d.month_start(row["day"])][row["status"]] += row["uninstalls"] or 0
+        uninstalls[row["month"]][row["status"]] += row["uninstalls"] or 0
     cohorts = {
         row["month"]: row
         for row in _rollup(InstallCohort.objects.filter(month__gte=months[0]), scope)
