@@ -631,7 +631,7 @@ def feature_adoption(scope: Scope, *, refresh: bool = False) -> FeatureAdoption:
 def _feature_tally(scope: Scope, parameter_ids: list[int]) -> dict[int, Counter]:
     """{parameter id: {(reported, value): live licenses}} from the tally, less the
     licenses whose end passed but that the sweep has not marked (still tallied as live):
-    two queries."""
+    three queries."""
     counts: dict[int, Counter] = defaultdict(Counter)
     for row in (
         _rollup(FeatureTally.objects.filter(parameter_id__in=parameter_ids), scope)
@@ -639,29 +639,42 @@ def _feature_tally(scope: Scope, parameter_ids: list[int]) -> dict[int, Counter]
         .annotate(licenses=Sum("licenses"))
     ):
         counts[row["parameter_id"]][(row["reported"], row["value"])] += row["licenses"] or 0
-    # Few (the sweep runs every few minutes): the status+expiry index finds the licenses,
-    # the (license, parameter) index their values. Filtered by scope here, as _overdue.
-    overdue = (
-        FeatureParameterValue.objects.filter(
-            license__status__in=d.LIVE_STATUSES, license__expires_at__lte=scope.now
+    # Few (the sweep runs every few minutes): read as rows, the licenses through the
+    # status+expiry index in its order (as _overdue), their values through the (license,
+    # parameter) index; a join would tempt the planner into reading every value. Filtered
+    # by scope here. Should the sweep have fallen far behind, the database counts them.
+    due = License.objects.filter(status__in=d.LIVE_STATUSES, expires_at__lte=scope.now)
+    first = due.order_by("status", "expires_at")[: OVERDUE_ROWS_READ + 1]
+    holders = {
+        pk: SimpleNamespace(package_id=package_id, org_type=org_type, status=status)
+        for pk, package_id, org_type, status in first.values_list(
+            "pk", "package_id", "org_type", "status"
         )
-        .order_by()
-        .values_list(
-            "license__package_id",
-            "license__org_type",
-            "license__status",
-            "parameter_id",
-            "data_type",
-            "value_boolean",
-            "value_integer",
-        )
-        .annotate(n=Count("id"))
-    )
+    }
+    value_fields = ("parameter_id", "data_type", "value_boolean", "value_integer")
+    if len(holders) <= OVERDUE_ROWS_READ:
+        overdue = [
+            (holders[license_id], *values, 1)
+            for license_id, *values in FeatureParameterValue.objects.filter(
+                license_id__in=first.values("pk")
+            )
+            .order_by()
+            .values_list("license_id", *value_fields)
+        ]
+    else:
+        fields = ("license__package_id", "license__org_type", "license__status", *value_fields)
+        overdue = [
+            (SimpleNamespace(package_id=p, org_type=o, status=st), *values, n)
+            for p, o, st, *values, n in FeatureParameterValue.objects.filter(license__in=due)
+            .order_by()
+            .values_list(*fields)
+            .annotate(n=Count("id"))
+            .values_list(*fields, "n")
+        ]
     wanted = set(parameter_ids)
-    for package_id, org_type, status, parameter_id, data_type, boolean, integer, n in overdue:
-        if parameter_id not in wanted or org_type not in scope.org_types:
+    for holder, parameter_id, data_type, boolean, integer, n in overdue:
+        if parameter_id not in wanted or holder.org_type not in scope.org_types:
             continue
-        holder = SimpleNamespace(package_id=package_id, org_type=org_type, status=status)
         value = boolean if data_type == DataType.BOOLEAN else integer
         for key, measures in feature_rows(holder, parameter_id, data_type, value):
             counts[parameter_id][(key[3], key[4])] -= n * measures["licenses"]
@@ -670,7 +683,7 @@ def _feature_tally(scope: Scope, parameter_ids: list[int]) -> dict[int, Counter]
 
 def feature_adoption_compute(scope: Scope) -> FeatureAdoption:
     """Switches' share on among live licenses; readings' median, p90 and max among the
-    values live licenses reported: three queries, from the feature tally."""
+    values live licenses reported: four queries, from the feature tally."""
     parameters = list(
         FeatureParameter.objects.filter(**scope.package_filter())
         .filter(

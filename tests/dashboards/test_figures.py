@@ -182,6 +182,21 @@ def test_feature_adoption__switches_and_readings(population):
     )
 
 
+def test_feature_adoption__many_past_their_end__counted_by_the_database_alike(
+    population, monkeypatch
+):
+    # Given more licenses past their end than the page reads as rows (here: any)
+    monkeypatch.setattr(selectors, "OVERDUE_ROWS_READ", 0)
+
+    data = selectors.feature_adoption(scope(population))
+
+    # Then L is still taken off, counted by the database instead
+    (switch,) = data.switches
+    assert (switch["on"].value, switch["live"]) == (2, 6)
+    (reading,) = data.readings
+    assert (reading["reported"].value, reading["max"]) == (5, 100)
+
+
 @time_machine.travel(NOW, tick=False)
 def test_feature_adoption__counts_follow_value_and_license_changes(population):
     ops = get_user_model().objects.get(username="population-ops")
