@@ -398,26 +398,24 @@ class Command(BaseCommand):
             cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
         maker.start()
         done = 0
+        waited = copying = 0.0  # which side holds the other up: Python or the database
         try:
-            import collections
-
-            T = collections.Counter()
             while True:
-                t0 = time.monotonic()
+                before = time.monotonic()
                 item = ready.get()
-                T["wait"] += time.monotonic() - t0
+                waited += time.monotonic() - before
                 if item is None:
                     break
                 if isinstance(item, BaseException):
                     raise item
                 size, texts = item
+                before = time.monotonic()
                 for model, text in texts.items():  # licenses first: the others refer to them
-                    t0 = time.monotonic()
                     tables[model].copy(text)
-                    T[model.__name__] += time.monotonic() - t0
+                copying += time.monotonic() - before
                 done += size
                 self._progress(done, self.total, started)
-            print(T)
+            self.stdout.write(f"COPY {copying:.1f}s; waiting for the next batch {waited:.1f}s.")
         finally:
             stop.set()
             maker.join()
