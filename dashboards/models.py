@@ -202,6 +202,32 @@ class FeatureTally(RollupRow):
         ]
 
 
+class FeatureBucket(RollupRow):
+    """The same live licenses' readings counted per power-of-two range of the value
+    (`bucket`: the number of binary digits of the value, negative for a negative value):
+    a few dozen rows per reading, whatever the licenses, from which the page finds the
+    range that holds the median, the 90th percentile and the maximum, and then reads only
+    those ranges' values from the feature tally."""
+
+    package = models.ForeignKey("packages.Package", on_delete=models.CASCADE, related_name="+")
+    parameter = models.ForeignKey(
+        "features.FeatureParameter", on_delete=models.CASCADE, related_name="+"
+    )
+    org_type = models.CharField(max_length=12, choices=OrgType.choices)
+    bucket = models.IntegerField()
+    licenses = models.BigIntegerField(default=0)
+
+    KEY = ("package_id", "parameter_id", "org_type", "bucket")
+    MEASURES = ("licenses",)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["package", "parameter", "org_type", "bucket"], name="featurebucket_key"
+            )
+        ]
+
+
 ROLLUP_MODELS: tuple[type[models.Model], ...] = (
     LicenseTally,
     LicenseDay,
@@ -209,5 +235,6 @@ ROLLUP_MODELS: tuple[type[models.Model], ...] = (
     InstallCohort,
     TrialEndDay,
     FeatureTally,
+    FeatureBucket,
     UninstallMonth,
 )

@@ -32,6 +32,7 @@ from . import definitions as d
 from .models import (
     ROLLUP_MODELS,
     SEAT_MEASURES,
+    FeatureBucket,
     FeatureTally,
     InstallCohort,
     LicenseDay,
@@ -114,6 +115,34 @@ def feature_rows(
         reported = value is not None
         key = (license.package_id, parameter_id, license.org_type, reported)
         yield (*key, int(value) if reported else 0), {"licenses": 1}
+
+
+def bucket_of(value: int) -> int:
+    """The power-of-two range of a reading: its number of binary digits (0 for 0), negative
+    for a negative value."""
+    return value.bit_length() if value >= 0 else -(-value).bit_length()
+
+
+def bucket_bounds(bucket: int) -> tuple[int, int]:
+    """The smallest and largest value of a range (bucket_of's inverse)."""
+    if bucket == 0:
+        return 0, 0
+    low, high = 1 << (abs(bucket) - 1), (1 << abs(bucket)) - 1
+    return (low, high) if bucket > 0 else (-high, -low)
+
+
+def feature_bucket_rows(
+    license: LicenseHolder, parameter_id: int, data_type: str, value: Any
+) -> Iterator[tuple[tuple, dict[str, int]]]:
+    """A reading (a number reported) counted in its range, while its license is live by
+    status: the same licenses as feature_rows."""
+    if license.status in d.LIVE_STATUSES and data_type == DataType.INTEGER and value is not None:
+        key = (license.package_id, parameter_id, license.org_type, bucket_of(int(value)))
+        yield key, {"licenses": 1}
+
+
+# The tables counting feature values, and what one value contributes to each.
+FEATURE_TABLES = ((FeatureTally, feature_rows), (FeatureBucket, feature_bucket_rows))
 
 
 def _feature_key(s: LicenseSnapshot) -> tuple:
@@ -207,16 +236,17 @@ def rollup_apply(changes: Iterable[LicenseChange]) -> None:
         ):
             value = _typed(data_type, boolean, integer)
             before, after = moved[license_id]
-            _add(tables[FeatureTally], feature_rows(before, parameter_id, data_type, value), -1)
-            _add(tables[FeatureTally], feature_rows(after, parameter_id, data_type, value), +1)
+            for model, contributions in FEATURE_TABLES:
+                _add(tables[model], contributions(before, parameter_id, data_type, value), -1)
+                _add(tables[model], contributions(after, parameter_id, data_type, value), +1)
     _write_differences(tables)
 
 
 def feature_values_apply(
     changes: Iterable[FeatureValueChange], licenses: dict[int, LicenseHolder]
 ) -> None:
-    """Add the difference changed feature values made to the feature tally (one upsert);
-    the licenses not given are read in one query."""
+    """Add the difference changed feature values made to the feature tables (one round
+    trip on PostgreSQL); the licenses not given are read in one query."""
     changes = [c for c in changes if c.data_type in TALLIED_DATA_TYPES]
     missing = {c.license_id for c in changes} - set(licenses)
     if missing:
@@ -227,17 +257,14 @@ def feature_values_apply(
             licenses[pk] = SimpleNamespace(
                 **dict(zip(("package_id", "org_type", "status"), values, strict=True))
             )
-    rows: Rows = defaultdict(Counter)
-    for change in changes:
-        license = licenses[change.license_id]
-        if not change.created:
-            _add(
-                rows,
-                feature_rows(license, change.parameter_id, change.data_type, change.before),
-                -1,
-            )
-        _add(rows, feature_rows(license, change.parameter_id, change.data_type, change.after), +1)
-    _write_differences({FeatureTally: rows})
+    tables = _tables()
+    for license_id, parameter_id, data_type, before, after, created in changes:
+        license = licenses[license_id]
+        for model, contributions in FEATURE_TABLES:
+            if not created:
+                _add(tables[model], contributions(license, parameter_id, data_type, before), -1)
+            _add(tables[model], contributions(license, parameter_id, data_type, after), +1)
+    _write_differences(tables)
 
 
 def _write_differences(tables: dict[type[models.Model], Rows]) -> None:
@@ -324,7 +351,8 @@ class Recount:
     def add_feature_value(
         self, license: LicenseHolder, parameter_id: int, data_type: str, value: Any
     ) -> None:
-        _add(self.tables[FeatureTally], feature_rows(license, parameter_id, data_type, value), +1)
+        for model, contributions in FEATURE_TABLES:
+            _add(self.tables[model], contributions(license, parameter_id, data_type, value), +1)
 
     def _replay(self, known: LicenseSnapshot, history: History) -> None:
         """Replay one license's history (the rows License methods and the sweeps write) to
@@ -447,6 +475,9 @@ def rollup_contents() -> dict[str, dict[tuple, dict[str, int]]]:
 __all__ = [
     "SEAT_MEASURES",
     "Recount",
+    "bucket_bounds",
+    "bucket_of",
+    "feature_bucket_rows",
     "feature_rows",
     "feature_values_apply",
     "on_feature_values_changed",

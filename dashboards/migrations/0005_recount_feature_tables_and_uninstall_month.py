@@ -5,13 +5,13 @@ from django.db import migrations
 
 
 def recount(apps, schema_editor):
-    from dashboards.models import FeatureTally, UninstallMonth
+    from dashboards.models import FeatureBucket, FeatureTally, UninstallMonth
     from dashboards.rollup import rollup_rebuild
 
-    rollup_rebuild(models=(FeatureTally, UninstallMonth))
+    rollup_rebuild(models=(FeatureTally, FeatureBucket, UninstallMonth))
 
 
 class Migration(migrations.Migration):
-    dependencies = [("dashboards", "0004_feature_tally_and_uninstall_month")]
+    dependencies = [("dashboards", "0004_feature_tables_and_uninstall_month")]
 
     operations = [migrations.RunPython(recount, migrations.RunPython.noop)]
