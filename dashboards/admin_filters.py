@@ -67,7 +67,11 @@ class FeatureFilter(admin.SimpleListFilter):
         if parameter is None:
             return []
         label = f"{parameter.label}: " + (
-            "on" if parsed[1] == "on" else f"reported since {parsed[2] or 'ever'}"
+            "on"
+            if parsed[1] == "on"
+            else f"reported since {parsed[2]}"
+            if parsed[2]
+            else "reported"
         )
         return [(self.value(), label)]
 

@@ -134,8 +134,8 @@ DEFINITIONS: tuple[Definition, ...] = (
         "Feature adoption",
         "For a switch set here (LMO to subscriber, yes/no): the share of live licenses with "
         "it on. For a reading the subscriber reports (subscriber to LMO, a number): the "
-        "median, 90th percentile and maximum of the values live licenses reported within "
-        "the period.",
+        "median, 90th percentile and maximum of the values live licenses hold now (the last "
+        "each reported). Both describe the licenses as they are now, whatever the period.",
     ),
     Definition(
         "sandboxes",

@@ -90,6 +90,29 @@ class LicenseDay(SeatMeasures):
         ]
 
 
+class UninstallMonth(RollupRow):
+    """Uninstalls per month (UTC) they happened, package, org type and the status the
+    license had when it was uninstalled: the churn page's figures in a few hundred rows
+    a year, however many licenses (the day table holds the same counts by day and
+    version, many more rows)."""
+
+    month = models.DateField(help_text="First day of the month of the uninstall.")
+    package = models.ForeignKey("packages.Package", on_delete=models.CASCADE, related_name="+")
+    org_type = models.CharField(max_length=12, choices=OrgType.choices)
+    status = models.CharField(max_length=12, choices=LicenseStatus.choices)
+    uninstalls = models.BigIntegerField(default=0)
+
+    KEY = ("month", "package_id", "org_type", "status")
+    MEASURES = ("uninstalls",)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["month", "package", "org_type", "status"], name="uninstallmonth_key"
+            )
+        ]
+
+
 class TrialCohort(RollupRow):
     """Licenses that started as a trial, per month the trial started, status now, and days
     from install to purchase (-1: not bought)."""
@@ -152,10 +175,66 @@ class TrialEndDay(RollupRow):
         ]
 
 
+class FeatureTally(RollupRow):
+    """Live licenses (trial or active) per package, parameter, org type and value, for the
+    yes/no and number parameters: the share of a switch that is on, and the exact
+    distribution (so median, 90th percentile and maximum) of a reading. `value` is 1 or 0
+    for a switch, the number for a reading, 0 when `reported` is false (no value)."""
+
+    package = models.ForeignKey("packages.Package", on_delete=models.CASCADE, related_name="+")
+    parameter = models.ForeignKey(
+        "features.FeatureParameter", on_delete=models.CASCADE, related_name="+"
+    )
+    org_type = models.CharField(max_length=12, choices=OrgType.choices)
+    reported = models.BooleanField()
+    value = models.BigIntegerField()
+    licenses = models.BigIntegerField(default=0)
+
+    KEY = ("package_id", "parameter_id", "org_type", "reported", "value")
+    MEASURES = ("licenses",)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["package", "parameter", "org_type", "reported", "value"],
+                name="featuretally_key",
+            )
+        ]
+
+
+class FeatureBucket(RollupRow):
+    """The same live licenses' readings counted per power-of-two range of the value
+    (`bucket`: the number of binary digits of the value, negative for a negative value):
+    a few dozen rows per reading, whatever the licenses, from which the page finds the
+    range that holds the median, the 90th percentile and the maximum, and then reads only
+    those ranges' values from the feature tally."""
+
+    package = models.ForeignKey("packages.Package", on_delete=models.CASCADE, related_name="+")
+    parameter = models.ForeignKey(
+        "features.FeatureParameter", on_delete=models.CASCADE, related_name="+"
+    )
+    org_type = models.CharField(max_length=12, choices=OrgType.choices)
+    bucket = models.IntegerField()
+    licenses = models.BigIntegerField(default=0)
+
+    KEY = ("package_id", "parameter_id", "org_type", "bucket")
+    MEASURES = ("licenses",)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["package", "parameter", "org_type", "bucket"], name="featurebucket_key"
+            )
+        ]
+
+
 ROLLUP_MODELS: tuple[type[models.Model], ...] = (
     LicenseTally,
     LicenseDay,
     TrialCohort,
     InstallCohort,
     TrialEndDay,
+    FeatureTally,
+    FeatureBucket,
+    UninstallMonth,
 )

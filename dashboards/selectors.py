@@ -13,9 +13,9 @@ import datetime as dt
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 
-from django.core.cache import cache
 from django.db.models import Count, F, Q, QuerySet, Sum
 from django.urls import reverse
 
@@ -29,11 +29,21 @@ from packages.models import Package, PackageVersion
 from . import definitions as d
 from .filters import Scope
 from .links import day_range, license_list
-from .models import SEAT_MEASURES, InstallCohort, LicenseDay, LicenseTally, TrialCohort, TrialEndDay
+from .models import (
+    SEAT_MEASURES,
+    FeatureBucket,
+    FeatureTally,
+    InstallCohort,
+    LicenseDay,
+    LicenseTally,
+    TrialCohort,
+    TrialEndDay,
+    UninstallMonth,
+)
+from .rollup import bucket_bounds, bucket_of, feature_bucket_rows, feature_rows
 
 OVER_USE_ROWS = 20
 OLDER_VERSION_ROWS = 50
-FEATURE_CACHE_SECONDS = 15 * 60
 
 
 @dataclass
@@ -420,11 +430,11 @@ def churn(scope: Scope) -> Churn:
     months = scope.months
     uninstalls: dict[dt.date, Counter] = defaultdict(Counter)
     for row in (
-        _rollup(LicenseDay.objects.filter(day__gte=months[0], uninstalls__gt=0), scope)
-        .values("day", "status")
+        _rollup(UninstallMonth.objects.filter(month__gte=months[0]), scope)
+        .values("month", "status")
         .annotate(uninstalls=Sum("uninstalls"))
     ):
-        uninstalls[d.month_start(row["day"])][row["status"]] += row["uninstalls"] or 0
+        uninstalls[row["month"]][row["status"]] += row["uninstalls"] or 0
     cohorts = {
         row["month"]: row
         for row in _rollup(InstallCohort.objects.filter(month__gte=months[0]), scope)
@@ -613,27 +623,164 @@ class FeatureAdoption:
     readings: list[dict[str, Any]]
 
 
-def _feature_cache_key(scope: Scope) -> str:
-    package = scope.package.pk if scope.package else "all"
-    return f"dashboards:features:v1:{package}:{scope.period_days}:{scope.org_scope}"
-
-
 def feature_adoption(scope: Scope, *, refresh: bool = False) -> FeatureAdoption:
-    """The figures, kept for 15 minutes: they aggregate a value per license and
-    parameter, which grows with the licenses. The page says as of when and refreshes on
-    demand."""
-    key = _feature_cache_key(scope)
-    cached = None if refresh else cache.get(key)
-    if cached is not None:
-        return cached
-    figures = feature_adoption_compute(scope)
-    cache.set(key, figures, FEATURE_CACHE_SECONDS)
-    return figures
+    """The figures as of now, counted from the feature tally at every call (`refresh` is
+    accepted for the callers that still ask: there is nothing kept to refresh)."""
+    return feature_adoption_compute(scope)
+
+
+Overdue = list[tuple[Any, int, str, Any, int]]  # (license, parameter id, type, value, n)
+
+
+def _overdue_values(scope: Scope, parameter_ids: list[int]) -> Overdue:
+    """The feature values of the licenses whose end passed but that the sweep has not
+    marked (still counted as live by the feature tables), in the scope: two queries.
+
+    Few (the sweep runs every few minutes): read as rows, the licenses through the
+    status+expiry index in its order (as _overdue), their values through the (license,
+    parameter) index; a join would tempt the planner into reading every value. Should the
+    sweep have fallen far behind, the database counts them."""
+    due = License.objects.filter(status__in=d.LIVE_STATUSES, expires_at__lte=scope.now)
+    first = due.order_by("status", "expires_at")[: OVERDUE_ROWS_READ + 1]
+    holders = {
+        pk: SimpleNamespace(package_id=package_id, org_type=org_type, status=status)
+        for pk, package_id, org_type, status in first.values_list(
+            "pk", "package_id", "org_type", "status"
+        )
+    }
+    value_fields = ("parameter_id", "data_type", "value_boolean", "value_integer")
+    if len(holders) <= OVERDUE_ROWS_READ:
+        rows = [
+            (holders[license_id], *values, 1)
+            for license_id, *values in FeatureParameterValue.objects.filter(
+                license_id__in=first.values("pk")
+            )
+            .order_by()
+            .values_list("license_id", *value_fields)
+        ]
+    else:
+        fields = ("license__package_id", "license__org_type", "license__status", *value_fields)
+        rows = [
+            (SimpleNamespace(package_id=p, org_type=o, status=st), *values, n)
+            for p, o, st, *values, n in FeatureParameterValue.objects.filter(license__in=due)
+            .order_by()
+            .values_list(*fields)
+            .annotate(n=Count("id"))
+            .values_list(*fields, "n")
+        ]
+    wanted = set(parameter_ids)
+    return [
+        (holder, parameter_id, data_type, boolean if data_type == DataType.BOOLEAN else integer, n)
+        for holder, parameter_id, data_type, boolean, integer, n in rows
+        if parameter_id in wanted and holder.org_type in scope.org_types
+    ]
+
+
+def _less_overdue(counts: dict[int, Counter], overdue: Overdue, contributions, key) -> None:
+    """Take the overdue licenses' values off `counts` ({parameter id: {key: n}}), by the
+    feature table's own contribution function."""
+    for holder, parameter_id, data_type, value, n in overdue:
+        for row_key, measures in contributions(holder, parameter_id, data_type, value):
+            counts[parameter_id][key(row_key)] -= n * measures["licenses"]
+
+
+def _switch_counts(scope: Scope, switch_ids: list[int], overdue: Overdue) -> dict[int, Counter]:
+    """{parameter id: {(reported, value): live licenses}} of the switches: one query."""
+    counts: dict[int, Counter] = defaultdict(Counter)
+    for parameter_id, reported, value, licenses in (
+        _rollup(FeatureTally.objects.filter(parameter_id__in=switch_ids), scope)
+        .values_list("parameter_id", "reported", "value")
+        .annotate(licenses=Sum("licenses"))
+        .values_list("parameter_id", "reported", "value", "licenses")
+    ):
+        counts[parameter_id][(reported, value)] += licenses
+    _less_overdue(counts, overdue, feature_rows, lambda key: (key[3], key[4]))
+    return counts
+
+
+@dataclass
+class _Rank:
+    """Where a nearest-rank statistic falls: its range (bucket) and its rank within it."""
+
+    bucket: int
+    rank: int
+
+
+def _rank_in_buckets(buckets: list[tuple[int, int]], rank: int) -> _Rank:
+    seen = 0
+    for bucket, n in buckets:
+        if seen + n >= rank:
+            return _Rank(bucket, rank - seen)
+        seen += n
+    return _Rank(buckets[-1][0], buckets[-1][1])  # only if the counts drifted: the last
+
+
+def _reading_stats(
+    scope: Scope, reading_ids: list[int], overdue: Overdue
+) -> dict[int, dict[str, int | None]]:
+    """{parameter id: reported, median, p90, max} of the readings, exactly, in two queries
+    that read a few rows per reading whatever the licenses: the count per power-of-two
+    range (FeatureBucket), then the values of only the ranges that hold the median, the
+    90th percentile and the maximum (FeatureTally)."""
+    per_bucket: dict[int, Counter] = defaultdict(Counter)
+    for parameter_id, bucket, licenses in (
+        _rollup(FeatureBucket.objects.filter(parameter_id__in=reading_ids), scope)
+        .values_list("parameter_id", "bucket")
+        .annotate(licenses=Sum("licenses"))
+        .values_list("parameter_id", "bucket", "licenses")
+    ):
+        per_bucket[parameter_id][bucket] += licenses
+    _less_overdue(per_bucket, overdue, feature_bucket_rows, lambda key: key[3])
+    stats: dict[int, dict[str, int | None]] = {}
+    wanted: dict[int, dict[str, _Rank]] = {}
+    for parameter_id in reading_ids:
+        buckets = sorted(
+            ((b, n) for b, n in per_bucket[parameter_id].items() if n > 0),
+            key=lambda item: bucket_bounds(item[0])[0],
+        )
+        total = sum(n for _, n in buckets)
+        stats[parameter_id] = {"reported": total, "median": None, "p90": None, "max": None}
+        if total:
+            wanted[parameter_id] = {
+                "median": _rank_in_buckets(buckets, max(1, -(-total * 50 // 100))),
+                "p90": _rank_in_buckets(buckets, max(1, -(-total * 90 // 100))),
+                "max": _Rank(buckets[-1][0], buckets[-1][1]),
+            }
+    if not wanted:
+        return stats
+    ranges = Q()
+    for parameter_id, ranks in wanted.items():
+        for bucket in {rank.bucket for rank in ranks.values()}:
+            low, high = bucket_bounds(bucket)
+            ranges |= Q(parameter_id=parameter_id, value__gte=low, value__lte=high)
+    values: dict[int, Counter] = defaultdict(Counter)
+    for parameter_id, value, licenses in (
+        _rollup(FeatureTally.objects.filter(ranges, reported=True), scope)
+        .values_list("parameter_id", "value")
+        .annotate(licenses=Sum("licenses"))
+        .values_list("parameter_id", "value", "licenses")
+    ):
+        values[parameter_id][value] += licenses
+    _less_overdue(values, overdue, feature_rows, lambda key: key[4] if key[3] else None)
+    for parameter_id, ranks in wanted.items():
+        for name, rank in ranks.items():
+            in_bucket = [
+                (value, n)
+                for value, n in sorted(values[parameter_id].items(), key=lambda item: item[0] or 0)
+                if value is not None and n > 0 and bucket_of(value) == rank.bucket
+            ]
+            seen = 0
+            for value, n in in_bucket:
+                seen += n
+                if seen >= rank.rank:
+                    stats[parameter_id][name] = value
+                    break
+    return stats
 
 
 def feature_adoption_compute(scope: Scope) -> FeatureAdoption:
-    """Switches' share on among live licenses; readings' median, p90 and max reported
-    within the period: three queries."""
+    """Switches' share on among live licenses; readings' median, p90 and max among the
+    values live licenses hold: six queries, from the feature tables."""
     parameters = list(
         FeatureParameter.objects.filter(**scope.package_filter())
         .filter(
@@ -643,29 +790,11 @@ def feature_adoption_compute(scope: Scope) -> FeatureAdoption:
         .select_related("package")
         .order_by("package__name", "developer_name")
     )
-    values = FeatureParameterValue.objects.filter(
-        license__in=License.objects.filter(
-            d.live_q(scope.now), org_type__in=scope.org_types, **scope.package_filter()
-        ),
-    ).order_by()
     switch_ids = [p.pk for p in parameters if p.data_type == DataType.BOOLEAN]
     reading_ids = [p.pk for p in parameters if p.data_type == DataType.INTEGER]
-    switch_counts = {
-        row["parameter_id"]: row
-        for row in values.filter(parameter_id__in=switch_ids)
-        .values("parameter_id")
-        .annotate(live=Count("id"), on=Count("id", filter=Q(value_boolean=True)))
-    }
-    readings: dict[int, Counter] = defaultdict(Counter)
-    since = dt.datetime.combine(scope.since, dt.time.min, tzinfo=dt.UTC)
-    for row in (
-        values.filter(
-            parameter_id__in=reading_ids, value_integer__isnull=False, updated_at__gte=since
-        )
-        .values("parameter_id", "value_integer")
-        .annotate(n=Count("id"))
-    ):
-        readings[row["parameter_id"]][row["value_integer"]] += row["n"]
+    overdue = _overdue_values(scope, switch_ids + reading_ids)
+    switch_counts = _switch_counts(scope, switch_ids, overdue)
+    reading_stats = _reading_stats(scope, reading_ids, overdue)
     switches, reading_rows = [], []
     for parameter in parameters:
         base = {
@@ -674,34 +803,30 @@ def feature_adoption_compute(scope: Scope) -> FeatureAdoption:
             "label": parameter.label,
         }
         if parameter.data_type == DataType.BOOLEAN:
-            counts = switch_counts.get(parameter.pk, {"live": 0, "on": 0})
+            counts = switch_counts[parameter.pk]
+            live, on = sum(counts.values()), counts[(True, 1)]
             switches.append(
                 {
                     **base,
-                    "live": counts["live"],
+                    "live": live,
                     "on": Figure(
-                        counts["on"],
-                        license_list(scope, segment="live", feature=f"{parameter.pk}:on"),
+                        on, license_list(scope, segment="live", feature=f"{parameter.pk}:on")
                     ),
-                    "share_on": share(counts["on"], counts["live"]),
+                    "share_on": share(on, live),
                 }
             )
         else:
-            histogram = readings[parameter.pk]
+            stats = reading_stats[parameter.pk]
             reading_rows.append(
                 {
                     **base,
                     "reported": Figure(
-                        sum(histogram.values()),
-                        license_list(
-                            scope,
-                            segment="live",
-                            feature=f"{parameter.pk}:reported:{scope.since.isoformat()}",
-                        ),
+                        stats["reported"],
+                        license_list(scope, segment="live", feature=f"{parameter.pk}:reported"),
                     ),
-                    "median": median_of(histogram),
-                    "p90": percentile_of(histogram, 90),
-                    "max": max(histogram) if histogram else None,
+                    "median": stats["median"],
+                    "p90": stats["p90"],
+                    "max": stats["max"],
                 }
             )
     return FeatureAdoption(

@@ -198,7 +198,7 @@ def versions_csv(request: HttpRequest) -> HttpResponse:
 @dashboard_view
 def features(request: HttpRequest) -> HttpResponse:
     def build(scope: Scope) -> dict[str, Any]:
-        data = selectors.feature_adoption(scope, refresh=request.GET.get("refresh") == "1")
+        data = selectors.feature_adoption(scope)
         chart = [
             {"label": f"{row['package']} · {row['label']}", "value": row["share_on"]}
             for row in data.switches

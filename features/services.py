@@ -32,6 +32,7 @@ from .models import (
     FeatureParameter,
     FeatureParameterValue,
 )
+from .signals import FeatureValueChange, send_feature_values_changed, send_feature_values_created
 from .values import coerce_feature_value, to_json
 
 if TYPE_CHECKING:
@@ -67,7 +68,9 @@ def feature_values_create_for_licenses(
             )
             value.value = parameter.default_value
             values.append(value)
-    return FeatureParameterValue.objects.bulk_create(values)
+    created = FeatureParameterValue.objects.bulk_create(values)
+    send_feature_values_created(created, licenses)
+    return created
 
 
 @transaction.atomic
@@ -118,6 +121,8 @@ def feature_parameter_create(
 
 def _values_create(values: list[FeatureParameterValue], cache_keys: list[tuple[int, str]]) -> None:
     FeatureParameterValue.objects.bulk_create(values, ignore_conflicts=True)
+    # The parameter is new in this transaction: no other has values of it, so none conflicted.
+    send_feature_values_created(values)
     # No history row is written for a new parameter's defaults, so drop the cached license
     # checks here: the next check shows the new parameter.
     license_checks_invalidate(cache_keys)
@@ -177,7 +182,7 @@ def feature_value_set(
             f"{parameter.developer_name} is set by {who} only; it is read-only here."
         )
     typed = coerce_feature_value(parameter.data_type, value, field=parameter.developer_name)
-    row, _ = FeatureParameterValue.objects.select_for_update().get_or_create(
+    row, created = FeatureParameterValue.objects.select_for_update().get_or_create(
         license=license,
         parameter=parameter,
         defaults={"data_type": parameter.data_type},
@@ -188,6 +193,8 @@ def feature_value_set(
         _override_end(running, reason="replaced by a value set directly")
         row.override_until = None
     if row.value == typed:
+        if created:
+            send_feature_values_created([row], [license])
         if running is not None:
             row.save(update_fields=["override_until", "updated_at"])
             license.record_event(
@@ -202,6 +209,7 @@ def feature_value_set(
     row.value = typed
     row.updated_by = by if not isinstance(by, str) and by is not None else None
     row.save()
+    _send_changed(row, before, created, license)
     if running is not None:
         reason = _joined("override replaced by a value set directly", reason)
     license.record_event(
@@ -213,6 +221,17 @@ def feature_value_set(
         reason=reason,
     )
     return True
+
+
+def _send_changed(row: FeatureParameterValue, before: Any, created: bool, license: License) -> None:
+    send_feature_values_changed(
+        [
+            FeatureValueChange(
+                license.pk, row.parameter_id, row.data_type, before, row.value, created
+            )
+        ],
+        [license],
+    )
 
 
 def _joined(*parts: str) -> str:
@@ -266,7 +285,7 @@ def feature_override_set(
             {"until": "An override must end in the future."}, code="until_in_past"
         )
     typed = coerce_feature_value(parameter.data_type, value, field=parameter.developer_name)
-    row, _ = FeatureParameterValue.objects.select_for_update().get_or_create(
+    row, created = FeatureParameterValue.objects.select_for_update().get_or_create(
         license=license, parameter=parameter, defaults={"data_type": parameter.data_type}
     )
     running = _override_running(license=license, parameter=parameter)
@@ -293,6 +312,7 @@ def feature_override_set(
     row.override_until = until
     row.updated_by = override.created_by
     row.save()
+    _send_changed(row, before, created, license)
     license.record_event(
         EventKind.FEATURE_CHANGED,
         by=by if by is not None else Actor.SYSTEM,
@@ -373,6 +393,7 @@ def feature_override_end(*, override_id: int, now: datetime) -> bool:
     row.override_until = None
     row.updated_by = None
     row.save()
+    _send_changed(row, before, False, license)
     license.record_event(
         EventKind.FEATURE_CHANGED,
         by=Actor.SYSTEM,

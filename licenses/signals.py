@@ -32,6 +32,9 @@ class LicenseSnapshot(NamedTuple):
     expires_at: datetime | None
     uninstalled_at: datetime | None
     previous_license_id: int | None
+    # Which license (not counted by: equal before and after a change); last, with a
+    # default, so a snapshot can still be built from the counted fields alone.
+    id: int | None = None
 
     @classmethod
     def of(cls, license: Any) -> LicenseSnapshot:

@@ -198,7 +198,7 @@ class ReadingSerializer(serializers.Serializer):
     package = serializers.CharField(**R)
     developer_name = serializers.CharField(**R)
     label = serializers.CharField(**R)
-    reported = FigureSerializer(help_text="Live licenses that reported within the period.", **R)
+    reported = FigureSerializer(help_text="Live licenses that reported a value.", **R)
     median = serializers.IntegerField(allow_null=True, **R)
     p90 = serializers.IntegerField(allow_null=True, **R)
     max = serializers.IntegerField(allow_null=True, **R)
@@ -206,7 +206,7 @@ class ReadingSerializer(serializers.Serializer):
 
 class FeaturesSerializer(serializers.Serializer):
     scope = ScopeSerializer(**R)
-    as_of = serializers.DateTimeField(help_text="When these figures were computed.", **R)
+    as_of = serializers.DateTimeField(help_text="When these figures were counted.", **R)
     switches = SwitchSerializer(many=True, **R)
     readings = ReadingSerializer(many=True, **R)
 

@@ -307,11 +307,16 @@ class FeaturesView(DashboardApiView):
     @extend_schema(
         operation_id="dashboards_features",
         summary="Feature adoption: switches on among live licenses; readings' median, p90, max",
-        description="Computed at most every 15 minutes (`as_of` says when); `refresh=true` "
-        "recomputes now.",
+        description="Counted at each request from the feature tally (`as_of` is the moment "
+        "of the request); they describe the licenses as they are now, whatever the period. "
+        "`refresh` is accepted and changes nothing (nothing is kept between requests).",
         parameters=[
             *_scope_parameters(30),
-            OpenApiParameter("refresh", OpenApiTypes.BOOL, description="Recompute now."),
+            OpenApiParameter(
+                "refresh",
+                OpenApiTypes.BOOL,
+                description="Accepted for older callers; the figures are always current.",
+            ),
         ],
         responses=s.FeaturesSerializer,
         examples=[

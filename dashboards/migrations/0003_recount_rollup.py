@@ -4,9 +4,19 @@ from django.db import migrations
 
 
 def recount(apps, schema_editor):
+    from dashboards import models
     from dashboards.rollup import rollup_rebuild
 
-    rollup_rebuild()
+    # The tables that exist at this point (the feature tally comes in 0004).
+    rollup_rebuild(
+        models=(
+            models.LicenseTally,
+            models.LicenseDay,
+            models.TrialCohort,
+            models.InstallCohort,
+            models.TrialEndDay,
+        )
+    )
 
 
 class Migration(migrations.Migration):

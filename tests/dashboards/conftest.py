@@ -12,8 +12,8 @@ import pytest
 import time_machine
 
 from features.choices import DataType, Direction
-from features.models import FeatureParameterValue
-from features.services import feature_values_create_for_license
+from features.services import feature_value_set, feature_values_create_for_license
+from licenses.choices import Actor
 from licenses.services import OrgDetails, license_create
 from licenses.sweeps import licenses_expire_due
 from tests.factories import (
@@ -73,6 +73,15 @@ def population(db):
         with time_machine.travel(when, tick=False):
             action()
 
+    def set_value(name, parameter, value, by):
+        feature_value_set(
+            license=licenses[name],
+            parameter=parameter,
+            value=value,
+            by=by,
+            from_subscriber=by == Actor.SUBSCRIBER,
+        )
+
     install("I", at(2, 10), v100)
     on(at(2, 15), lambda: licenses["I"].activate(by=ops, seats=5))  # bought after 5 days
     install("H", at(3, 1), v100)
@@ -94,24 +103,23 @@ def population(db):
     install("J", at(6, 2), v200, sandbox=True)
     on(at(6, 3), lambda: licenses["B"].set_version(v200))
     install("K", at(6, 5), v200)
-    on(at(6, 10), lambda: licenses["K"].suspend(by=ops, reason="Unpaid invoice"))
+    on(at(6, 9), lambda: set_value("K", jobs_run, 500, Actor.SUBSCRIBER))  # suspended next:
+    on(at(6, 10), lambda: licenses["K"].suspend(by=ops, reason="Unpaid invoice"))  # not live
     on(at(6, 10), lambda: licenses["B"].report_usage(5))
     on(at(6, 12), lambda: licenses["G"].report_usage(12))  # 2 over its 10 seats
 
-    # Feature values as the feature services and usage reports leave them.
-    FeatureParameterValue.objects.filter(
-        parameter=premium, license__in=[licenses["A"], licenses["B"]]
-    ).update(value_boolean=True)
+    # Feature values set by staff and reported by the orgs, through the feature service.
+    for name in ("A", "B", "L"):  # L's end has passed: not live, so not counted
+        on(at(6, 10), lambda name=name: set_value(name, premium, True, ops))
     for name, value, when in [
         ("A", 100, at(6, 10)),
         ("B", 40, at(6, 10)),
         ("C", 7, at(6, 10)),
         ("G", 12, at(6, 10)),
-        ("F", 3, at(5, 1)),  # before the 30-day period
+        ("F", 3, at(5, 26)),  # long before the period: still its value now
+        ("L", 1000, at(5, 20)),  # not live at NOW
     ]:
-        FeatureParameterValue.objects.filter(parameter=jobs_run, license=licenses[name]).update(
-            value_integer=value, updated_at=when
-        )
+        on(when, lambda name=name, value=value: set_value(name, jobs_run, value, Actor.SUBSCRIBER))
     for license in licenses.values():
         license.refresh_from_db()
     return SimpleNamespace(

@@ -1,16 +1,25 @@
 """Every dashboard figure of the known population (tests/dashboards/conftest.py), exactly."""
 
 import datetime as dt
+from collections import Counter
 from urllib.parse import parse_qs, urlparse
 
 import pytest
 import time_machine
-from django.core.cache import cache
+from django.contrib.auth import get_user_model
+from hypothesis import given
+from hypothesis import strategies as st
 
 from dashboards import selectors
 from dashboards.filters import Scope
+from dashboards.rollup import bucket_bounds, bucket_of
+from features.choices import DataType, Direction
+from features.services import feature_value_set, feature_values_create_for_license
+from licenses.choices import Actor
 from licenses.models import License
+from licenses.services import OrgDetails, license_create
 from tests.dashboards.conftest import NOW
+from tests.factories import FeatureParameterFactory, PackageFactory, org_id
 
 pytestmark = pytest.mark.django_db
 
@@ -166,18 +175,58 @@ def test_versions__live_installs_latest_share_and_change(population):
 
 
 def test_feature_adoption__switches_and_readings(population):
-    cache.clear()
     data = selectors.feature_adoption(scope(population))
 
+    # L (end passed, not swept) and K (suspended) are not live: their 1000 and 500 are out
     (switch,) = data.switches
     assert (switch["on"].value, switch["live"], switch["share_on"]) == (2, 6, 0.3333)
     (reading,) = data.readings
     assert (reading["reported"].value, reading["median"], reading["p90"], reading["max"]) == (
-        4,
+        5,
         12,
         100,
         100,
     )
+
+
+def test_feature_adoption__many_past_their_end__counted_by_the_database_alike(
+    population, monkeypatch
+):
+    # Given more licenses past their end than the page reads as rows (here: any)
+    monkeypatch.setattr(selectors, "OVERDUE_ROWS_READ", 0)
+
+    data = selectors.feature_adoption(scope(population))
+
+    # Then L is still taken off, counted by the database instead
+    (switch,) = data.switches
+    assert (switch["on"].value, switch["live"]) == (2, 6)
+    (reading,) = data.readings
+    assert (reading["reported"].value, reading["max"]) == (5, 100)
+
+
+@time_machine.travel(NOW, tick=False)
+def test_feature_adoption__counts_follow_value_and_license_changes(population):
+    ops = get_user_model().objects.get(username="population-ops")
+    L = population.licenses
+
+    # Given a switch turned on, a reading raised, and a live license suspended
+    feature_value_set(license=L["E"], parameter=population.premium, value=True, by=ops)
+    feature_value_set(
+        license=L["B"],
+        parameter=population.jobs_run,
+        value=4000,
+        by=Actor.SUBSCRIBER,
+        from_subscriber=True,
+    )
+    L["A"].suspend(by=ops, reason="Unpaid invoice")
+
+    data = selectors.feature_adoption(scope(population))
+
+    # Then the switch counts E and B, of five live (A left); the readings lose A's 100
+    (switch,) = data.switches
+    assert (switch["on"].value, switch["live"]) == (2, 5)
+    (reading,) = data.readings
+    assert (reading["reported"].value, reading["median"], reading["max"]) == (4, 7, 4000)
 
 
 @time_machine.travel(NOW, tick=False)
@@ -217,11 +266,10 @@ def test_every_number_links_to_the_licenses_that_make_it_up(population, client, 
     older = selectors.older_versions_url(scope(population), population.versions["2.0.0"])
     assert listed(client, older) == names(population, "A", "G")
 
-    cache.clear()
     features = selectors.feature_adoption(scope(population))
     assert listed(client, features.switches[0]["on"].url) == names(population, "A", "B")
     assert listed(client, features.readings[0]["reported"].url) == names(
-        population, "A", "B", "C", "G"
+        population, "A", "B", "C", "F", "G"
     )
     assert L["J"].is_sandbox
 
@@ -233,3 +281,48 @@ def test_links_keep_the_scope(population):
     assert query["package__id__exact"] == [str(population.package.pk)]
     assert query["org_type__exact"] == ["production"]
     assert License.objects.filter(org_type="sandbox").count() == 1
+
+
+@given(st.integers(-(2**31), 2**31 - 1))
+def test_reading_ranges__every_value_in_its_own_range_and_ranges_in_value_order(value):
+    low, high = bucket_bounds(bucket_of(value))
+    assert low <= value <= high
+    if value < 2**31 - 1:
+        above = bucket_bounds(bucket_of(value + 1))
+        assert above == (low, high) or above[0] == high + 1
+
+
+@time_machine.travel(NOW, tick=False)
+def test_feature_adoption__readings__exact_median_p90_max_over_any_spread(db):
+    # Given readings of every sign and size, with ties, one per live license
+    values = [0, 0, 1, 2, 3, 3, 3, 7, 8, 15, 16, 17, 31, 64, 100, 1000, 4097, -1, -5, -40]
+    values += [999_999, 12, 12, 12, 12, 40, 41, 42, 43, 44, 45, 46]
+    package = PackageFactory(trial_days=30)
+    jobs = FeatureParameterFactory(
+        package=package,
+        data_type=DataType.INTEGER,
+        direction=Direction.SUBSCRIBER_TO_LMO,
+        default_boolean=None,
+    )
+    for value in values:
+        license = license_create(
+            package=package, version=None, org=OrgDetails(org_id=org_id()), installed_at=NOW
+        )
+        feature_values_create_for_license(license=license)
+        feature_value_set(
+            license=license, parameter=jobs, value=value, by=Actor.SUBSCRIBER, from_subscriber=True
+        )
+
+    (reading,) = selectors.feature_adoption(
+        Scope(package=package, period_days=30, org_scope="production", now=NOW)
+    ).readings
+
+    # Then the figures are those of the whole list, though only a few ranges were read
+    histogram = Counter(values)
+    assert (reading["reported"].value, reading["median"], reading["p90"], reading["max"]) == (
+        len(values),
+        selectors.median_of(histogram),
+        selectors.percentile_of(histogram, 90),
+        999_999,
+    )
+    assert (reading["median"], reading["p90"]) == (12, 100)

@@ -5,13 +5,14 @@ import random
 
 import pytest
 import time_machine
+from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from dashboards.rollup import rollup_rebuild
-from features.models import FeatureParameterValue
+from features.services import feature_value_set
 from licenses.choices import LicenseStatus, OrgType
 from licenses.models import License
 from tests.api.conftest import token_client
@@ -130,19 +131,20 @@ def test_versions_csv__lists_live_orgs_on_older_versions(population, client, man
 
 
 @time_machine.travel(NOW, tick=False)
-def test_features_page__says_as_of_and_refresh_recomputes(population, client, manager_user):
+def test_features_page__says_as_of_and_shows_a_change_at_once(population, client, manager_user):
     client.force_login(manager_user)
     first = client.get("/dashboard/features/")
-    FeatureParameterValue.objects.filter(
-        parameter=population.premium, license=population.licenses["C"]
-    ).update(value_boolean=True)
+    ops = get_user_model().objects.get(username="population-ops")
+    feature_value_set(
+        license=population.licenses["C"], parameter=population.premium, value=True, by=ops
+    )
 
-    cached = client.get("/dashboard/features/")
-    refreshed = client.get("/dashboard/features/", {"refresh": "1"})
+    again = client.get("/dashboard/features/")
 
-    assert b"are kept for 15 minutes" in first.content and b"Refresh now" in first.content
-    assert cached.context["data"].switches[0]["on"].value == 2  # as of the first view
-    assert refreshed.context["data"].switches[0]["on"].value == 3
+    assert b"Figures as of 2026-06-15 12:00:00 UTC" in first.content
+    assert b"Refresh now" not in first.content  # nothing kept, nothing to refresh
+    assert first.context["data"].switches[0]["on"].value == 2
+    assert again.context["data"].switches[0]["on"].value == 3
 
 
 # --- Query counts ------------------------------------------------------------------------

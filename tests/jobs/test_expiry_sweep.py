@@ -200,9 +200,10 @@ def test_sweep__query_budget(pkg, django_assert_max_num_queries):
     _due(pkg, 30)
     # The run record (2), the packages' grace lengths and the retention DELETE; per batch a
     # savepoint pair, the locking SELECT, the UPDATE, two INSERTs, and for the dashboards'
-    # rollup a read of the batch's licenses and its upserts (one round trip on PostgreSQL,
-    # one per table on SQLite); the last, empty batch a savepoint pair and a SELECT.
-    rollup = 1 + (1 if connection.vendor == "postgresql" else len(ROLLUP_MODELS))
+    # rollup a read of the batch's licenses, a read of their feature values (an expired
+    # license's values leave the feature tally) and its upserts (one round trip on
+    # PostgreSQL, one per table on SQLite); the last, empty batch a savepoint pair and a SELECT.
+    rollup = 2 + (1 if connection.vendor == "postgresql" else len(ROLLUP_MODELS))
     with django_assert_max_num_queries(4 + 3 * (6 + rollup) + 3):
         result = licenses_expire_due(now=NOW, batch_size=10)
     assert result.batches == 3
