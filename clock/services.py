@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from functools import partial
 from typing import Any
 
 from django.db import transaction
@@ -91,7 +90,13 @@ def _move(*, target: Callable[[timedelta], timedelta], by: Any, note: str) -> Cl
         offset=offset,
         note=note[:200],
     )
-    transaction.on_commit(partial(_published, offset=offset, before=before), robust=True)
+
+    # A named function, not a partial: Django names a failing robust callback in its log by
+    # its __qualname__, and a partial has none (the log call itself would then raise).
+    def published() -> None:
+        _published(offset=offset, before=before)
+
+    transaction.on_commit(published, robust=True)
     return change
 
 

@@ -186,3 +186,18 @@ def test_settings__simulated_clock_explicitly_allowed__starts():
 def test_now__real_time_is_timezone_now(db):
     before = timezone.now()
     assert before <= clock.now() <= timezone.now()
+
+
+def test_advance__publishing_fails_after_commit__the_move_stands_and_nothing_raises(
+    simulated_clock, admin_user_role, real_time, monkeypatch, django_capture_on_commit_callbacks
+):
+    # Given: the cache that carries the offset to other processes refuses the write
+    def refuse(offset):
+        raise ConnectionError("cache unreachable")
+
+    monkeypatch.setattr("clock.services.publish_offset", refuse)
+    # When
+    with django_capture_on_commit_callbacks(execute=True):
+        clock_advance(by=admin_user_role, delta=dt.timedelta(days=3))
+    # Then: the change was recorded and the caller got no error
+    assert ClockChange.objects.get().offset == dt.timedelta(days=3)
