@@ -9,6 +9,7 @@ from django.test import override_settings
 from leads.models import Lead
 from licenses.models import License, LicenseEvent
 from subscribers.models import SubscriberEvent
+from subscribers.views import decode_body
 
 from .helpers import (
     WEBHOOK_URL,
@@ -190,6 +191,35 @@ def test_webhook__unstorable_text_escape__400_writes_nothing(client, pkg, t0, es
 
     assert response.status_code == 400
     assert "body" in response.json()["error"]["fields"]
+    assert _rows() == (0, 0, 0, 0)
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        # The surrogate's own bytes (ED A0 80): JSON decoding of bytes lets them pass
+        ('{"name": "Acme \ud800 Corp"}'.encode("utf-8", "surrogatepass"), "surrogates"),
+        ('{"name": "Acme \\u0000 Corp"}'.encode("utf-16-le"), "NUL"),
+        (b'{"a": "{{{{ [[[[ braces in text only"}', None),
+        (b'{"a": "Acme \\\\u0000 is a backslash and text"}', None),
+    ],
+)
+def test_decode_body__what_the_quick_scan_lets_through_is_what_the_walk_allows(raw, reason):
+    if reason is None:
+        assert decode_body(raw, max_depth=2)["a"]
+    else:
+        with pytest.raises(ValueError, match=reason):
+            decode_body(raw, max_depth=32)
+
+
+def test_webhook__nul_escape_in_a_utf16_body__400_writes_nothing(client, pkg, t0):
+    body = install_body(package_id=pkg.package_id, org_id=ORG_15, at=t0)
+    body["data"]["org"]["name"] = "Acme\x00Corp"
+
+    response = post_event(client, json.dumps(body).encode("utf-16-le"))
+
+    assert response.status_code == 400
+    assert "NUL" in response.json()["error"]["fields"]["body"][0]
     assert _rows() == (0, 0, 0, 0)
 
 
