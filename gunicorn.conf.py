@@ -17,6 +17,10 @@ timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = 30
 # Idle keep-alive connections are closed quickly so they do not hold a thread's slot.
 keepalive = 5
+# The app is imported once, in the master: a worker (new, or replacing one below) is a fork
+# that serves at once instead of importing Django again, and the workers share those pages.
+# Nothing opens a connection at import; each worker opens its own on first use.
+preload_app = True
 # Replace workers now and then, so a slow leak cannot grow without bound.
 max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "5000"))
 max_requests_jitter = 500

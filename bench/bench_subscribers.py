@@ -1,7 +1,8 @@
 #!/usr/bin/env python
 """Subscriber ingest against its baselines, measured in one run on one PostgreSQL database.
 
-HTTP (wrk as the load generator, gunicorn with 3 sync workers, lmo.settings_bench):
+HTTP (wrk as the load generator, gunicorn with gunicorn.conf.py and 3 workers,
+lmo.settings_bench):
   * acceptance: signed new install events/s   vs  a view that inserts one row
   * license check/s                           vs  a view that answers a constant
 Drain (in process, as the worker runs it):
@@ -267,8 +268,6 @@ def _http_rounds(args, env, key: str, orgs: list[str]) -> dict[str, list[float]]
             f"127.0.0.1:{port}",
             "--workers",
             str(args.workers),
-            "--worker-class",
-            "sync",
             "--log-level",
             "warning",
         ],
@@ -691,7 +690,9 @@ def main() -> int:
     parser.add_argument(
         "--broker-url", default=os.environ.get("BENCH_BROKER_URL", "redis://127.0.0.1:6379/3")
     )
-    parser.add_argument("--workers", type=int, default=3, help="gunicorn sync workers")
+    parser.add_argument(
+        "--workers", type=int, default=3, help="gunicorn workers (threads: gunicorn.conf.py)"
+    )
     parser.add_argument("--threads", type=int, default=2, help="wrk threads")
     parser.add_argument("--connections", type=int, default=16, help="wrk connections")
     parser.add_argument("--duration", type=int, default=5, help="seconds per wrk run")
@@ -735,7 +736,8 @@ def main() -> int:
     ok = True
     print(
         f"wrk -t{args.threads} -c{args.connections} -d{args.duration}s, gunicorn "
-        f"{args.workers} sync workers, {args.rounds} interleaved rounds"
+        f"{args.workers} workers (gunicorn.conf.py: gthread, "
+        f"{os.environ.get('GUNICORN_THREADS', '8')} threads), {args.rounds} interleaved rounds"
     )
     if not args.skip_http:
         rates = _http_rounds(args, env, key, orgs)
