@@ -19,7 +19,8 @@ graceful_timeout = 30
 keepalive = 5
 # The app is imported once, in the master: a worker (new, or replacing one below) is a fork
 # that serves at once instead of importing Django again, and the workers share those pages.
-# Nothing opens a connection at import; each worker opens its own on first use.
+# Nothing opens a connection at import; each worker opens its own on first use. New code
+# needs a restart of gunicorn (a HUP re-forks workers from the code already loaded).
 preload_app = True
 # Replace workers now and then, so a slow leak cannot grow without bound.
 max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "5000"))
