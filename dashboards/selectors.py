@@ -623,9 +623,8 @@ class FeatureAdoption:
     readings: list[dict[str, Any]]
 
 
-def feature_adoption(scope: Scope, *, refresh: bool = False) -> FeatureAdoption:
-    """The figures as of now, counted from the feature tally at every call (`refresh` is
-    accepted for the callers that still ask: there is nothing kept to refresh)."""
+def feature_adoption(scope: Scope) -> FeatureAdoption:
+    """The figures as of now, counted from the feature tally at every call."""
     return feature_adoption_compute(scope)
 
 

@@ -8,7 +8,6 @@ from django.urls import reverse
 from django.utils.http import urlencode
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
-from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
@@ -352,10 +351,7 @@ class FeaturesView(DashboardApiView):
     )
     def get(self, request: Request) -> Response:
         scope = self.scope(request)
-        refresh = serializers.BooleanField().to_internal_value(
-            request.query_params.get("refresh", "false")
-        )
-        data = selectors.feature_adoption(scope, refresh=refresh)
+        data = selectors.feature_adoption(scope)
         payload = {
             "scope": scope,
             "as_of": data.as_of,
