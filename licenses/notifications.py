@@ -40,12 +40,6 @@ def license_event_payload(event: LicenseEvent) -> dict[str, Any]:
     return {"event_id": event.pk, "license_id": event.license_id, "kind": event.kind}
 
 
-def notify_one(event: LicenseEvent) -> int | None:
-    """Queue the notification for one history row, if its kind is one people hear about."""
-    ids = notify_each([event])
-    return ids[0] if ids else None
-
-
 def notify_each(events: Sequence[LicenseEvent]) -> list[int]:
     """Queue one notification per history row of a kind people hear about, in one write."""
     # The outbox runs on real time (its relay looks for messages pending a while), whatever
