@@ -281,6 +281,11 @@ LMO_SUBSCRIBER_DRAIN_INTERVAL_SECONDS = env.int("LMO_SUBSCRIBER_DRAIN_INTERVAL_S
 # On PostgreSQL a drain that finds a backlog (a full batch) asks a second worker process to
 # drain beside it; give the ingest worker two processes (`--concurrency 2`) for it to run.
 LMO_SUBSCRIBER_DRAIN_HELPER = env.bool("LMO_SUBSCRIBER_DRAIN_HELPER", default=True)
+# A web process that found a drain pending (or asked for one) does not ask again for this
+# many seconds: one cache round trip per process per interval instead of one per event. The
+# drain looks at the queue for this long after clearing its key, so nothing waits for beat;
+# an event accepted meanwhile waits at most this much longer to be applied.
+LMO_SUBSCRIBER_DRAIN_ASK_SECONDS = env.float("LMO_SUBSCRIBER_DRAIN_ASK_SECONDS", default=0.25)
 
 # Sections of GET /healthz besides the database, broker, last sweep and outbox: name ->
 # a function returning the section (jobs reads them by name).

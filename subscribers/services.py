@@ -100,7 +100,7 @@ def subscriber_event_accept(*, event: IncomingEvent) -> Acceptance:
             # One statement: in autocommit it is its own transaction, committed when it
             # returns, without the two round trips of BEGIN and COMMIT around it.
             row.save(force_insert=True)
-        transaction.on_commit(subscriber_events_drain_soon)
+        transaction.on_commit(_drain_after_accept)
     except IntegrityError:
         first = subscriber_event_status(event_id=event.event_id)
         if first is None:
@@ -119,6 +119,24 @@ def subscriber_event_status(*, event_id: str) -> Acceptance | None:
     if row is None:
         return None
     return Acceptance(event_id, row["outcome"], row["license_id"], True, row["error"])
+
+
+# Per web process: the monotonic time until which a drain is known to be pending, so each
+# acceptance does not ask the cache again. The drain keeps looking at the queue for
+# LMO_SUBSCRIBER_DRAIN_ASK_SECONDS after clearing its key (`keep_looking_until`), so an event
+# accepted while a process skipped asking is still seen by that drain's last look.
+_drain_pending_until = 0.0
+
+
+def _drain_after_accept() -> None:
+    global _drain_pending_until
+    # Taken before the cache is asked: the window must end before the last look of any
+    # drain that clears the key after this process saw it.
+    asked_at = time.monotonic()
+    if asked_at < _drain_pending_until:
+        return
+    subscriber_events_drain_soon()
+    _drain_pending_until = asked_at + settings.LMO_SUBSCRIBER_DRAIN_ASK_SECONDS
 
 
 def subscriber_events_drain_soon() -> None:
@@ -180,12 +198,14 @@ def subscriber_events_drain(
     batch_size: int | None = None,
     max_seconds: float | None = None,
     on_backlog: Callable[[], None] | None = None,
+    keep_looking_until: float | None = None,
 ) -> DrainResult:
     """Apply queued events until none is left that this worker may take (or time is up).
 
     Safe to run in several workers at once: each (package, org) is applied by one worker
     at a time, its events in event-time order, each exactly once. `on_backlog` is called
-    after each full batch (more is likely waiting), to bring in another worker.
+    after each full batch (more is likely waiting), to bring in another worker. A queue
+    found empty before `keep_looking_until` (monotonic) is looked at once more then.
     """
     if batch_size is None:
         batch_size = settings.LMO_SUBSCRIBER_DRAIN_BATCH
@@ -194,7 +214,14 @@ def subscriber_events_drain(
     while deadline is None or time.monotonic() < deadline:
         claimed = _drain_batch(batch_size, result)
         if not claimed:
-            return result
+            wait = 0.0 if keep_looking_until is None else keep_looking_until - time.monotonic()
+            if wait <= 0:
+                return result
+            if deadline is not None:
+                wait = min(wait, max(deadline - time.monotonic(), 0.0))
+            time.sleep(wait)
+            keep_looking_until = None
+            continue
         result.batches += 1
         if claimed >= batch_size and on_backlog is not None:
             on_backlog()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from celery import shared_task
 from django.conf import settings
 from django.core.cache import cache
@@ -38,8 +40,12 @@ def drain_subscriber_events(helper: bool = False) -> dict[str, int]:
         # Cleared first: an event accepted from now on asks for a new drain, and one accepted
         # before is already committed, so the queries below see it.
         cache.delete(DRAIN_PENDING_KEY)
+        # Web processes that saw the key just before it was cleared do not ask again for
+        # LMO_SUBSCRIBER_DRAIN_ASK_SECONDS; the events they accept meanwhile are this drain's.
+        cleared_at = time.monotonic()
         result = subscriber_events_drain(
             max_seconds=settings.LMO_SUBSCRIBER_DRAIN_MAX_SECONDS,
             on_backlog=subscriber_events_drain_help,
+            keep_looking_until=cleared_at + settings.LMO_SUBSCRIBER_DRAIN_ASK_SECONDS,
         )
     return {"batches": result.batches, "processed": result.processed, "failed": result.failed}

@@ -208,3 +208,91 @@ def test_drain_help__asked_twice__one_helper_task_at_a_time(db, monkeypatch, set
     settings.LMO_SUBSCRIBER_DRAIN_HELPER = False
     services.subscriber_events_drain_help()
     assert sent == [{"helper": True}]
+
+
+class _FakeTime:
+    """A monotonic clock the test moves; `sleep` runs what the test wants done meanwhile."""
+
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
+        self.slept: list[float] = []
+        self.during_sleep = lambda: None
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(round(seconds, 3))
+        self.now += seconds / 2
+        self.during_sleep()
+        self.now += seconds / 2
+
+
+def test_drain_after_accept__drain_known_pending__asks_once_per_interval(
+    pkg, t0, monkeypatch, settings, django_capture_on_commit_callbacks
+):
+    # Given a web process that remembers a pending drain for 0.25 s
+    from subscribers import services
+
+    settings.LMO_SUBSCRIBER_DRAIN_ASK_SECONDS = 0.25
+    fake = _FakeTime()
+    monkeypatch.setattr(services, "time", fake)
+    monkeypatch.setattr(services, "_drain_pending_until", 0.0)
+    asked: list[float] = []
+    monkeypatch.setattr(services, "subscriber_events_drain_soon", lambda: asked.append(round(fake.now, 3)))
+
+    # When events are accepted 0.1 s apart
+    for n in range(5):
+        with django_capture_on_commit_callbacks(execute=True):
+            _queue(install_body(package_id=pkg.package_id, org_id=_org(n), at=t0), f"msg_a{n}")
+        fake.now += 0.1
+
+    # Then it asked for a drain on the first and once the interval had passed, not for each
+    assert asked == [1000.0, 1000.3]
+
+
+def test_drain_task__event_accepted_by_a_process_that_did_not_ask__applied_by_the_last_look(
+    pkg, t0, monkeypatch, settings, django_capture_on_commit_callbacks
+):
+    # Given a web process that saw a drain pending just before the drain cleared its key
+    from subscribers import services, tasks
+
+    settings.LMO_SUBSCRIBER_DRAIN_ASK_SECONDS = 0.25
+    fake = _FakeTime()
+    monkeypatch.setattr(services, "time", fake)
+    monkeypatch.setattr(tasks, "time", fake)
+    monkeypatch.setattr(services, "_drain_pending_until", fake.now + 0.25)
+    published: list[dict] = []
+    monkeypatch.setattr(
+        tasks.drain_subscriber_events, "apply_async", lambda **kw: published.append(kw)
+    )
+
+    # And an event that process accepts while the drain finds the queue empty
+    def accept_without_asking():
+        with django_capture_on_commit_callbacks(execute=True):
+            _queue(install_body(package_id=pkg.package_id, org_id=_org(1), at=t0), "msg_late")
+
+    fake.during_sleep = accept_without_asking
+
+    # When the drain task runs
+    result = tasks.drain_subscriber_events()
+
+    # Then the process did not ask for another drain, and this drain's last look applied it
+    assert published == []
+    assert fake.slept == [0.25]
+    assert result["processed"] == 1
+    assert SubscriberEvent.objects.get(event_id="msg_late").outcome == "applied"
+
+
+def test_drain__interval_zero__returns_at_the_first_empty_look(db, monkeypatch):
+    # Given a drain told to keep looking until a moment already past
+    from subscribers import services
+
+    fake = _FakeTime()
+    monkeypatch.setattr(services, "time", fake)
+
+    # When it finds the queue empty
+    result = subscriber_events_drain(keep_looking_until=fake.now)
+
+    # Then it returns at once
+    assert fake.slept == [] and result.processed == 0
