@@ -239,7 +239,9 @@ def test_drain_after_accept__drain_known_pending__asks_once_per_interval(
     monkeypatch.setattr(services, "time", fake)
     monkeypatch.setattr(services, "_drain_pending_until", 0.0)
     asked: list[float] = []
-    monkeypatch.setattr(services, "subscriber_events_drain_soon", lambda: asked.append(round(fake.now, 3)))
+    monkeypatch.setattr(
+        services, "subscriber_events_drain_soon", lambda: asked.append(round(fake.now, 3))
+    )
 
     # When events are accepted 0.1 s apart
     for n in range(5):
