@@ -87,13 +87,10 @@ class SubscriberKeyThrottle(FixedWindowRateThrottle):
     scope = "subscriber_license_check"
 
     def get_cache_key(self, request, view) -> str | None:
-        raw_key = bearer_key(request)
-        if raw_key is None:
+        key_hash = bearer_key_hash(request)
+        if key_hash is None:
             return None
-        return self.cache_format % {
-            "scope": self.scope,
-            "ident": SubscriberApiKey.hash_key(raw_key),
-        }
+        return self.cache_format % {"scope": self.scope, "ident": key_hash}
 
 
 def bearer_key(request) -> str | None:
@@ -103,3 +100,14 @@ def bearer_key(request) -> str | None:
     if scheme.lower() != "bearer" or not key.strip():
         return None
     return key.strip()
+
+
+def bearer_key_hash(request) -> str | None:
+    """The stored form of the request's Bearer key (None without one), hashed once per
+    request: the throttle and the view both need it."""
+    try:
+        return request.bearer_key_hash
+    except AttributeError:
+        raw_key = bearer_key(request)
+        request.bearer_key_hash = None if raw_key is None else SubscriberApiKey.hash_key(raw_key)
+        return request.bearer_key_hash

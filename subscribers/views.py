@@ -40,7 +40,7 @@ from .events import EventInvalid, event_json_schema, parse_event
 from .selectors import license_check_payload, subscriber_key_package
 from .services import TRANSIENT_ERRORS, subscriber_event_accept
 from .signatures import SignatureInvalid, verify_signature
-from .throttling import SubscriberKeyThrottle, WebhookSourceThrottle, bearer_key
+from .throttling import SubscriberKeyThrottle, WebhookSourceThrottle, bearer_key_hash
 
 logger = logging.getLogger(__name__)
 
@@ -81,6 +81,12 @@ class SubscriberAPIView(APIView):
     permission_classes: list = []
     renderer_classes = [JSONRenderer]
     content_negotiation_class = JsonOnlyNegotiation
+
+    def perform_authentication(self, request) -> None:
+        # Nothing to authenticate as (no authentication classes), and nothing reads
+        # request.user: DRF's documented way to leave it lazy instead of building an
+        # anonymous user per request.
+        pass
 
     def handle_exception(self, exc: Exception) -> Response:
         if isinstance(exc, TRANSIENT_ERRORS):
@@ -444,14 +450,13 @@ class LicenseCheckView(SubscriberAPIView):
         ],
     )
     def get(self, request) -> Response | JsonResponse:
-        raw_key = bearer_key(request)
-        if raw_key is None:
+        key_hash = bearer_key_hash(request)
+        if key_hash is None:
             return _unauthorized("Send the package's subscriber API key as a Bearer token.")
         params = request.query_params
         org_id = try_normalize(params.get("org_id"), prefix=ORG_PREFIX)
         requested_package = try_normalize(params.get("package_id"), prefix=PACKAGE_PREFIX)
 
-        key_hash = SubscriberApiKey.hash_key(raw_key)
         key_cache_key = SubscriberApiKey.cache_key(key_hash)
         payload = None
         generation = None

@@ -48,7 +48,39 @@ def test_redis_cache__one_client_per_pool_reused(redis_cache):
 
 
 @needs_redis
-def test_redis_cache__shared_client_across_threads(redis_cache):
+def test_redis_cache__each_thread_its_own_connection(redis_cache):
+    # Given the client of this thread
+    mine = redis_cache._cache.get_client("a")
+    redis_cache.get("a")
+
+    # When another thread asks for one
+    theirs: list = []
+    thread = threading.Thread(target=lambda: theirs.append(redis_cache._cache.get_client("a")))
+    thread.start()
+    thread.join()
+
+    # Then it gets a client of its own, holding another connection of the same pool
+    assert theirs[0] is not mine
+    assert theirs[0].connection is not mine.connection
+    assert theirs[0].connection_pool is mine.connection_pool
+
+
+@needs_redis
+def test_redis_cache__after_a_fork__new_client(redis_cache, monkeypatch):
+    # Given a client made in this process
+    first = redis_cache._cache.get_client("a")
+
+    # When the process is a fork of it (another pid)
+    import core.cache
+
+    monkeypatch.setattr(core.cache.os, "getpid", lambda: -1)
+
+    # Then a new client is made rather than the parent's socket shared
+    assert redis_cache._cache.get_client("a") is not first
+
+
+@needs_redis
+def test_redis_cache__used_from_many_threads_at_once(redis_cache):
     errors: list[BaseException] = []
 
     def work(n: int) -> None:
