@@ -99,6 +99,73 @@ end
 
 POST_LUA = 'wrk.method = "POST"\n'
 
+# The latency run's sender: each wrk thread sends its share of the signed events at
+# rate / threads per second, on a schedule from its start (LuaJIT's ffi reads the clock), so
+# a slow answer on one connection does not slow the others; once its share is sent a
+# connection waits out the run. Answers other than 202 are counted and printed at the end.
+PACED_LUA = """
+local ffi = require("ffi")
+ffi.cdef[[
+typedef struct { long tv_sec; long tv_nsec; } lmo_timespec;
+int clock_gettime(int clk_id, lmo_timespec *tp);
+]]
+local ts = ffi.new("lmo_timespec")
+local function now_ms()
+  ffi.C.clock_gettime(1, ts)
+  return tonumber(ts.tv_sec) * 1000 + tonumber(ts.tv_nsec) / 1e6
+end
+local counter = 1
+local threads = {}
+function setup(thread)
+  thread:set("id", counter)
+  counter = counter + 1
+  table.insert(threads, thread)
+end
+function init(args)
+  requests = {}
+  local n = 0
+  local count = tonumber(args[2])
+  interval_ms = 1000 * count / tonumber(args[3])
+  for line in io.lines(args[1]) do
+    n = n + 1
+    if n % count == id - 1 then
+      local event_id, ts, sig, body = line:match("([^\\t]*)\\t([^\\t]*)\\t([^\\t]*)\\t(.*)")
+      requests[#requests + 1] = wrk.format("POST", nil, {
+        ["Content-Type"] = "application/json",
+        ["webhook-id"] = event_id,
+        ["webhook-timestamp"] = ts,
+        ["webhook-signature"] = sig,
+      }, body)
+    end
+  end
+  i = 0
+  slot = 0
+  not_accepted = 0
+  started_ms = now_ms()
+end
+function delay()
+  if slot >= #requests then return 3600000 end
+  slot = slot + 1
+  local wait = started_ms + slot * interval_ms - now_ms()
+  if wait < 0 then return 0 end
+  return wait
+end
+function request()
+  -- wrk calls this once to check the script before anything is sent: nothing taken then.
+  if slot == 0 then return requests[1] end
+  i = i + 1
+  return requests[i]
+end
+function response(status, headers, body)
+  if status ~= 202 then not_accepted = not_accepted + 1 end
+end
+function done(summary, latency, requests)
+  local total = 0
+  for _, thread in ipairs(threads) do total = total + thread:get("not_accepted") end
+  io.write(string.format("not_accepted %d\\n", total))
+end
+"""
+
 
 def _free_port() -> int:
     with socket.socket() as sock:
@@ -505,38 +572,6 @@ def _stop(process: subprocess.Popen) -> None:
         os.killpg(process.pid, signal.SIGKILL)
 
 
-def _paced_sender(url: str, lines: list[str], rate: float, start_at: float, out) -> None:
-    """Send each signed event at start_at + i / rate (open loop: a slow answer does not
-    delay the next send), from a pool of connections; report (event id, status) pairs."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    import httpx
-
-    client = httpx.Client(timeout=30, limits=httpx.Limits(max_connections=32))
-
-    def send(line: str) -> tuple[str, int]:
-        event_id, ts, sig, body = line.rstrip("\n").split("\t", 3)
-        headers = {
-            "Content-Type": "application/json",
-            "webhook-id": event_id,
-            "webhook-timestamp": ts,
-            "webhook-signature": sig,
-        }
-        try:
-            return event_id, client.post(url, content=body, headers=headers).status_code
-        except httpx.HTTPError:
-            return event_id, 0
-
-    with ThreadPoolExecutor(max_workers=32) as pool:
-        futures = []
-        for i, line in enumerate(lines):
-            delay = start_at + i / rate - time.time()
-            if delay > 0:
-                time.sleep(delay)
-            futures.append(pool.submit(send, line))
-        out.send([f.result() for f in futures])
-
-
 def _wait_worker(url: str, work: Path, deadline: float) -> None:
     """Send one event and wait until a worker applied it: the worker (started moments ago,
     slowly on a loaded machine) is then draining, and the load measures a running system."""
@@ -569,8 +604,6 @@ def _latency(args, env: dict[str, str]) -> bool:
     Applied is when a reader first sees the inbox row's outcome (polled every 50 ms), so
     the time between the worker's batch start (`processed_at`) and its commit counts too.
     """
-    import multiprocessing
-
     from django.db import connection
 
     from subscribers.models import SubscriberEvent
@@ -620,32 +653,50 @@ def _latency(args, env: dict[str, str]) -> bool:
         count = int(rate * args.latency_seconds)
         tag = f"{secrets.token_hex(3)}l"
         _signed_requests(work / "latency.txt", count, tag)
-        lines = (work / "latency.txt").read_text().splitlines()
         print(f"sending {count} new first installs at {rate:.1f}/s for {args.latency_seconds} s")
-        receiver, sender = multiprocessing.Pipe(duplex=False)
-        start_at = time.time() + 1
-        proc = multiprocessing.get_context("fork").Process(
-            target=_paced_sender, args=(base + WEBHOOK_PATH, lines, rate, start_at, sender)
-        )
-        connection.close()
-        proc.start()
+        with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as lua:
+            lua.write(PACED_LUA)
+        # The schedule ends after latency_seconds; the rest of the run lets a late send land.
+        sender = subprocess.Popen(
+            ["wrk", "-t", str(args.threads), "-c", "32", "-d",
+             f"{args.latency_seconds + 15}s", "--timeout", "10s", "-s", lua.name,
+             base + WEBHOOK_PATH, "--", str(work / "latency.txt"), str(args.threads), str(rate)],
+            stdout=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        start_at = time.time()
         seen: dict[str, float] = {}
         prefix = f"msg_bench_{tag}_"
         deadline = start_at + args.latency_seconds + args.latency_grace
+        # Each poll reads the rows from the oldest one not yet seen applied, so it stays
+        # small while the workers keep up. Rows may commit out of id order, so the mark only
+        # moves to the oldest queued row, or a margin behind the newest.
+        low = 0
         while time.time() < deadline and len(seen) < count:
             now = time.time()
-            done = (
-                SubscriberEvent.objects.filter(event_id__startswith=prefix)
-                .exclude(outcome="queued")
-                .exclude(event_id__in=list(seen))
-                .values_list("event_id", flat=True)
+            rows = list(
+                SubscriberEvent.objects.filter(pk__gte=low, event_id__startswith=prefix)
+                .order_by("pk")
+                .values_list("pk", "event_id", "outcome")
             )
-            for event_id in done:
-                seen[event_id] = now
+            queued = [pk for pk, _, outcome in rows if outcome == "queued"]
+            for _, event_id, outcome in rows:
+                if outcome != "queued":
+                    seen.setdefault(event_id, now)
+            if queued:
+                low = queued[0]
+            elif rows:
+                low = max(low, rows[-1][0] - 1000)
             connection.close()  # each poll sees the latest commits
             time.sleep(0.05)
-        statuses = receiver.recv()
-        proc.join()
+        output, _ = sender.communicate(timeout=args.latency_seconds + args.latency_grace + 30)
+        os.unlink(lua.name)
+        sent = re.search(r"(\d+) requests in", output)
+        not_accepted = re.search(r"not_accepted (\d+)", output)
+        errors = re.search(r"Socket errors:.*", output)
+        print(
+            f"answered: {sent.group(1) if sent else '?'} of {count} (wrk"
+            + (f"; {errors.group(0)})" if errors else ")")
+        )
     finally:
         for process in reversed(processes):
             _stop(process)
@@ -656,7 +707,7 @@ def _latency(args, env: dict[str, str]) -> bool:
             "event_id", "received_at", "processed_at", "outcome"
         )
     }
-    bad = sum(1 for _, s in statuses if s != 202)
+    bad = int(not_accepted.group(1)) if not_accepted else count
     latencies = sorted(seen[e] - rows[e][0].timestamp() for e in seen if e in rows)
     by_stamp = sorted((p - r).total_seconds() for r, p, _ in rows.values() if p is not None)
     late = count - len(seen)
