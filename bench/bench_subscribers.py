@@ -656,10 +656,11 @@ def _latency(args, env: dict[str, str]) -> bool:
         print(f"sending {count} new first installs at {rate:.1f}/s for {args.latency_seconds} s")
         with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as lua:
             lua.write(PACED_LUA)
-        # The schedule ends after latency_seconds; the rest of the run lets a late send land.
+        # Enough connections that answers slowed by the drain's writes (SQLite has one writer
+        # at a time) do not hold back the schedule; wrk is stopped once every event is seen.
         sender = subprocess.Popen(
-            ["wrk", "-t", str(args.threads), "-c", "32", "-d",
-             f"{args.latency_seconds + 15}s", "--timeout", "10s", "-s", lua.name,
+            ["wrk", "-t", str(args.threads), "-c", "128", "-d",
+             f"{args.latency_seconds + args.latency_grace}s", "--timeout", "30s", "-s", lua.name,
              base + WEBHOOK_PATH, "--", str(work / "latency.txt"), str(args.threads), str(rate)],
             stdout=subprocess.PIPE, text=True,
         )  # fmt: skip
@@ -688,7 +689,8 @@ def _latency(args, env: dict[str, str]) -> bool:
                 low = max(low, rows[-1][0] - 1000)
             connection.close()  # each poll sees the latest commits
             time.sleep(0.05)
-        output, _ = sender.communicate(timeout=args.latency_seconds + args.latency_grace + 30)
+        sender.send_signal(signal.SIGINT)  # wrk stops and prints what it did
+        output, _ = sender.communicate(timeout=30)
         os.unlink(lua.name)
         sent = re.search(r"(\d+) requests in", output)
         not_accepted = re.search(r"not_accepted (\d+)", output)
