@@ -48,22 +48,23 @@ CHECK_ORGS = 200
 WEBHOOK_PATH = "/api/v1/webhooks/subscriber/"
 
 # Each wrk thread takes every n-th line of the request file (event id, timestamp,
-# signature, body) and stops when its share is sent, so no event is sent twice.
-ACCEPT_LUA = """
+# signature, body): `signed_share(path, threads)` in its init.
+SHARE_LUA = """
 local counter = 1
+threads = {}
 function setup(thread)
   thread:set("id", counter)
   counter = counter + 1
+  table.insert(threads, thread)
 end
-function init(args)
-  requests = {}
+function signed_share(path, thread_count)
+  local share = {}
   local n = 0
-  local threads = tonumber(args[2])
-  for line in io.lines(args[1]) do
+  for line in io.lines(path) do
     n = n + 1
-    if n % threads == id - 1 then
+    if n % thread_count == id - 1 then
       local event_id, ts, sig, body = line:match("([^\\t]*)\\t([^\\t]*)\\t([^\\t]*)\\t(.*)")
-      requests[#requests + 1] = wrk.format("POST", nil, {
+      share[#share + 1] = wrk.format("POST", nil, {
         ["Content-Type"] = "application/json",
         ["webhook-id"] = event_id,
         ["webhook-timestamp"] = ts,
@@ -71,6 +72,16 @@ function init(args)
       }, body)
     end
   end
+  return share
+end
+"""
+
+# Each thread stops when its share is sent, so no event is sent twice.
+ACCEPT_LUA = (
+    SHARE_LUA
+    + """
+function init(args)
+  requests = signed_share(args[1], tonumber(args[2]))
   i = 0
 end
 function request()
@@ -82,6 +93,7 @@ function request()
   return requests[i]
 end
 """
+)
 
 CHECK_LUA = """
 function init(args)
@@ -103,7 +115,9 @@ POST_LUA = 'wrk.method = "POST"\n'
 # rate / threads per second, on a schedule from its start (LuaJIT's ffi reads the clock), so
 # a slow answer on one connection does not slow the others; once its share is sent a
 # connection waits out the run. Answers other than 202 are counted and printed at the end.
-PACED_LUA = """
+PACED_LUA = (
+    SHARE_LUA
+    + """
 local ffi = require("ffi")
 ffi.cdef[[
 typedef struct { long tv_sec; long tv_nsec; } lmo_timespec;
@@ -114,30 +128,10 @@ local function now_ms()
   ffi.C.clock_gettime(1, ts)
   return tonumber(ts.tv_sec) * 1000 + tonumber(ts.tv_nsec) / 1e6
 end
-local counter = 1
-local threads = {}
-function setup(thread)
-  thread:set("id", counter)
-  counter = counter + 1
-  table.insert(threads, thread)
-end
 function init(args)
-  requests = {}
-  local n = 0
   local count = tonumber(args[2])
+  requests = signed_share(args[1], count)
   interval_ms = 1000 * count / tonumber(args[3])
-  for line in io.lines(args[1]) do
-    n = n + 1
-    if n % count == id - 1 then
-      local event_id, ts, sig, body = line:match("([^\\t]*)\\t([^\\t]*)\\t([^\\t]*)\\t(.*)")
-      requests[#requests + 1] = wrk.format("POST", nil, {
-        ["Content-Type"] = "application/json",
-        ["webhook-id"] = event_id,
-        ["webhook-timestamp"] = ts,
-        ["webhook-signature"] = sig,
-      }, body)
-    end
-  end
   i = 0
   slot = 0
   not_accepted = 0
@@ -165,6 +159,7 @@ function done(summary, latency, requests)
   io.write(string.format("not_accepted %d\\n", total))
 end
 """
+)
 
 
 def _free_port() -> int:
