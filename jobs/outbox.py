@@ -4,9 +4,9 @@ A message is a row, so it commits or rolls back with the change. Its topic is th
 the Celery task that does its work, called with its payload; the outbox knows nothing of
 what that work means. After commit the message is handed to the worker (`outbox_relay`);
 if the broker is down it stays pending and the relay job (beat, every few seconds) hands
-it over later. Messages written together (`outbox_enqueue_many`: a drain's chunk of first
-installs, the bulk of subscriber traffic) are relayed together, RELAY_CHUNK messages per
-broker round trip.
+it over later; the relay job hands pending messages over RELAY_CHUNK per broker round trip.
+A write of many rows (a drain's chunk of first installs, a sweep's batch) writes one message
+naming them all, so the consumer's bookkeeping is paid once per write.
 
 Publishing is bounded (the broker's socket timeouts, no retry in the request, and a short
 pause after a failure during which requests leave their messages to the relay job), so a
@@ -87,21 +87,10 @@ def chunked(values: Iterable[int], size: int) -> Iterable[list[int]]:
 def outbox_enqueue(*, topic: str, payload: dict[str, Any], now: datetime | None = None) -> int:
     """Write one message in the caller's transaction; relay it to the worker after commit.
     `topic` names the Celery task that does the work, given `payload`."""
-    return outbox_enqueue_many(topic=topic, payloads=[payload], now=now)[0]
-
-
-def outbox_enqueue_many(
-    *, topic: str, payloads: Sequence[dict[str, Any]], now: datetime | None = None
-) -> list[int]:
-    """One message per payload, written in one INSERT in the caller's transaction and
-    relayed together after commit (RELAY_CHUNK messages per broker round trip)."""
-    if not payloads:
-        return []
-    created_at = now or timezone.now()
-    messages = OutboxMessage.objects.bulk_create(
-        [OutboxMessage(topic=topic, payload=payload, created_at=created_at) for payload in payloads]
+    message = OutboxMessage.objects.create(
+        topic=topic, payload=payload, created_at=now or timezone.now()
     )
-    message_ids = [message.pk for message in messages]
+    message_ids = [message.pk]
 
     # A named function, not a partial: Django logs a failing robust callback by its
     # __qualname__, which a partial lacks.
@@ -109,7 +98,7 @@ def outbox_enqueue_many(
         outbox_relay(message_ids=message_ids)
 
     transaction.on_commit(relay, robust=True)
-    return message_ids
+    return message.pk
 
 
 def outbox_relay(*, message_ids: Sequence[int]) -> int:

@@ -910,10 +910,11 @@ class LicenseEvent(models.Model):
     @classmethod
     def record_many(cls, events: Sequence[LicenseEvent]) -> list[LicenseEvent]:
         """Append history rows built by `License.build_event` in one INSERT; their licenses'
-        cached checks are refreshed after commit, and the kinds people hear about queue
-        one outbox notification each (same transaction). Writing one row is the same call."""
+        cached checks are refreshed after commit, and the rows of kinds people hear about
+        are named by one outbox notification (same transaction, one email per row). Writing
+        one row is the same call."""
         from .cache import license_checks_invalidate
-        from .notifications import notify_each
+        from .notifications import notify_written
 
         if any(event.pk is not None for event in events):
             raise ValueError("License history is append-only.")
@@ -921,5 +922,5 @@ class LicenseEvent(models.Model):
         license_checks_invalidate(
             dict.fromkeys((event.license.package_id, event.license.org_id) for event in created)
         )
-        notify_each(created)
+        notify_written(created)
         return created

@@ -1,8 +1,9 @@
 """What people hear about a license's history, and the email that tells them.
 
-A history row of a kind in NOTIFY_KINDS queues an outbox message in the same transaction;
-the outbox relays it to the task named NOTIFY_TASK (licenses/tasks.py), which emails the
-package's lead manager and the account owner.
+The history rows of one write that are of a kind in NOTIFY_KINDS queue one outbox message
+in the same transaction; the outbox relays it to the task named NOTIFY_TASK
+(licenses/tasks.py), which emails the package's lead manager and the account owner about
+each row.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.core.mail import EmailMessage, get_connection
 
-from jobs.outbox import deliver_once, outbox_enqueue, outbox_enqueue_many
+from jobs.outbox import deliver_once, outbox_enqueue
 
 from .choices import EventKind
 
@@ -36,25 +37,27 @@ NOTIFY_KINDS = frozenset(
 NOTIFY_TASK = "licenses.notify_license_events"
 
 
-def license_event_payload(event: LicenseEvent) -> dict[str, Any]:
-    return {"event_id": event.pk, "license_id": event.license_id, "kind": event.kind}
+def notify_written(events: Sequence[LicenseEvent]) -> int | None:
+    """Queue one notification naming the history rows of one write that people hear about.
 
-
-def notify_each(events: Sequence[LicenseEvent]) -> list[int]:
-    """Queue one notification per history row of a kind people hear about, in one write."""
-    # The outbox runs on real time (its relay looks for messages pending a while), whatever
-    # the simulated clock says the event's time is.
-    return outbox_enqueue_many(
-        topic=NOTIFY_TASK,
-        payloads=[license_event_payload(event) for event in events if event.kind in NOTIFY_KINDS],
-    )
+    One outbox message per write, not per row: a drain's chunk of first installs costs the
+    consumer one lease, one read of the rows and one completion for the whole chunk; each
+    row still gets its own email, recorded as sent on its own (`deliver_once`).
+    """
+    return _notify([event.pk for event in events if event.kind in NOTIFY_KINDS])
 
 
 def notify_many(*, kind: str, event_ids: list[int], at: datetime) -> int | None:
     """Queue one notification for a batch of history rows of one kind (a sweep's batch)."""
-    if kind not in NOTIFY_KINDS or not event_ids:
+    return _notify(event_ids) if kind in NOTIFY_KINDS else None
+
+
+def _notify(event_ids: list[int]) -> int | None:
+    # The outbox runs on real time (its relay looks for messages pending a while), whatever
+    # the simulated clock says the event's time is.
+    if not event_ids:
         return None
-    return outbox_enqueue(topic=NOTIFY_TASK, payload={"event_ids": event_ids, "kind": kind})
+    return outbox_enqueue(topic=NOTIFY_TASK, payload={"event_ids": event_ids})
 
 
 def _recipients(event: LicenseEvent) -> list[str]:
@@ -115,8 +118,9 @@ def _when(value: Any) -> str:
 
 
 def license_event_notify(payload: dict[str, Any]) -> int:
-    """Email the package's lead manager and the account owner about license events: one
-    event (`event_id`) or a sweep's batch (`event_ids`), over one mail connection.
+    """Email the package's lead manager and the account owner about license events: the
+    history rows of one write (`event_ids`; `event_id` in messages written by earlier
+    versions), one email each, over one mail connection.
 
     Each email is recorded as sent right after it leaves (`deliver_once`), so a retry after a
     crash or a lost database connection sends only those not yet recorded. Returns the number

@@ -101,7 +101,7 @@ def test_real_worker__suspension_committed__worker_sends_the_email_once(real_wor
     # When staff suspend it (committed; the relay after commit publishes to Redis)
     License.objects.get(pk=license.pk).suspend(by="ops", reason="Chargeback")
     event = license.events.filter(kind=EventKind.STATUS_CHANGED).latest("id")
-    message = OutboxMessage.objects.get(payload__event_id=event.pk)
+    message = OutboxMessage.objects.get(payload__event_ids=[event.pk])
 
     # Then the worker process does the work: the row is done and the email went out once
     worker, log_path = real_worker

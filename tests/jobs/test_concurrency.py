@@ -71,7 +71,8 @@ def test_outbox_process__same_message_twice_at_once__one_email(mailoutbox, djang
     # Given a pending notification for someone with an email
     manager = django_user_model.objects.create(username="lm", email="lm@partner.example")
     license = make_license(package=PackageFactory(lead_manager=manager))
-    message = OutboxMessage.objects.get(payload__license_id=license.pk)
+    installed = license.events.get(kind=EventKind.INSTALLED)
+    message = OutboxMessage.objects.get(payload__event_ids=[installed.pk])
     OutboxMessage.objects.filter(pk=message.pk).update(status="pending")
     message.deliveries.all().delete()
     mailoutbox.clear()

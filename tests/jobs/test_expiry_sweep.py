@@ -232,7 +232,9 @@ def test_sweep__batch_message__emails_each_expiry_once(pkg, mailoutbox, django_u
     pkg.save()
     _due(pkg, 2)
     licenses_expire_due(now=NOW)
-    message = OutboxMessage.objects.filter(payload__kind=EventKind.STATUS_CHANGED).get()
+    expired = LicenseEvent.objects.filter(kind=EventKind.STATUS_CHANGED).order_by("pk")
+    message = OutboxMessage.objects.latest("pk")
+    assert message.payload == {"event_ids": [event.pk for event in expired]}
 
     # When the message is processed twice
     outbox_process(message_ids=[message.pk])

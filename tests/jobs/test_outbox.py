@@ -54,7 +54,7 @@ def _suspension_emails(mailoutbox):
 
 def _message_for(license, kind=EventKind.STATUS_CHANGED):
     event = license.events.filter(kind=kind).latest("id")
-    return OutboxMessage.objects.get(payload__event_id=event.pk)
+    return OutboxMessage.objects.get(payload__event_ids=[event.pk])
 
 
 def test_suspend__committed__one_email_to_lead_manager_and_account_owner(
