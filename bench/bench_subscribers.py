@@ -229,6 +229,7 @@ def _prepare(env: dict[str, str]) -> tuple[str, list[str]]:
     import django
 
     django.setup()
+    from django.contrib.auth import get_user_model
     from django.core.management import call_command
     from django.utils import timezone
 
@@ -268,6 +269,12 @@ def _prepare(env: dict[str, str]) -> tuple[str, list[str]]:
                 direction=direction,
                 default_value=default,
             )
+    # As a partner sets a package up: each install emails its lead manager, so the latency
+    # run's notification worker sends one email per first install.
+    package.lead_manager, _ = get_user_model().objects.get_or_create(
+        username="bench-lead-manager", defaults={"email": "leads@bench.example"}
+    )
+    package.save(update_fields=["lead_manager"])
     _, key = SubscriberApiKey.issue(package=package, name="bench")
     orgs = [derived_id("00D", "bench-check", str(n)) for n in range(CHECK_ORGS)]
     existing = set(
@@ -485,13 +492,17 @@ def _insert(cursor, table: str, row: dict, **changes) -> int:
 
 
 def _sql_apply(pks: list[int], template: dict) -> None:
-    """The baseline: the same rows per event, by plain SQL, one transaction per event."""
+    """The baseline: the same rows per event, by plain SQL, one transaction per event. The
+    product names a chunk's history rows in one outbox message, so does this: in the
+    transaction of each chunk's last event."""
     from django.db import connection, transaction
 
     from subscribers.models import SubscriberEvent
+    from subscribers.services import INSTALL_CHUNK
 
     events = dict(SubscriberEvent.objects.filter(pk__in=pks).values_list("pk", "org_id"))
-    for pk in pks:
+    named: list[int] = []
+    for position, pk in enumerate(pks, start=1):
         org_id = events[pk]
         with transaction.atomic(), connection.cursor() as cursor:
             lead_id = _insert(
@@ -503,9 +514,13 @@ def _sql_apply(pks: list[int], template: dict) -> None:
             for value in template["values"]:
                 _insert(cursor, "features_featureparametervalue", value, license_id=license_id)
             for history in template["history"]:
-                _insert(cursor, "licenses_licenseevent", history, license_id=license_id)
-            for message in template["outbox"]:
-                _insert(cursor, "jobs_outboxmessage", message)
+                named.append(
+                    _insert(cursor, "licenses_licenseevent", history, license_id=license_id)
+                )
+            if position % INSTALL_CHUNK == 0 or position == len(pks):
+                for message in template["outbox"]:
+                    _insert(cursor, "jobs_outboxmessage", message, payload={"event_ids": named})
+                named = []
             cursor.execute(
                 "UPDATE subscribers_subscriberevent SET outcome = 'applied', license_id = %s, "
                 "processed_at = now() WHERE id = %s",
