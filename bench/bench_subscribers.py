@@ -413,10 +413,17 @@ def _wait_ready(url: str, deadline: float) -> None:
 
 
 def _drop_queued_tasks(broker_url: str) -> None:
+    from django.core.cache import cache
+
+    from subscribers.services import DRAIN_HELPER_KEY, DRAIN_PENDING_KEY
+
     if broker_url.startswith("redis://"):
         import redis
 
         redis.Redis.from_url(broker_url).delete("celery", "ingest")
+    # The drain those tasks would have run is not pending any more: the next acceptance asks
+    # for one at once instead of leaving it to beat's next periodic drain.
+    cache.delete_many([DRAIN_PENDING_KEY, DRAIN_HELPER_KEY])
 
 
 # --- Drain --------------------------------------------------------------------------------------
