@@ -667,6 +667,12 @@ def _latency(args, env: dict[str, str]) -> bool:
             env, work / "beat.log",
         ))  # fmt: skip
         _wait_worker(base + WEBHOOK_PATH, work, time.time() + 120)
+        if connection.vendor == "postgresql":
+            # A sustained run leaves a dead index entry per applied event; without autovacuum
+            # the drain's reads slow as they pile up (bench/README.md), so say which it was.
+            with connection.cursor() as cursor:
+                cursor.execute("SHOW autovacuum")
+                print(f"PostgreSQL autovacuum: {cursor.fetchone()[0]}")
         count = int(rate * args.latency_seconds)
         tag = f"{secrets.token_hex(3)}l"
         _signed_requests(work / "latency.txt", count, tag)
