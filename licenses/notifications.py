@@ -9,7 +9,6 @@ each row.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from django.core.mail import EmailMessage, get_connection
@@ -47,7 +46,7 @@ def notify_written(events: Sequence[LicenseEvent]) -> int | None:
     return _notify([event.pk for event in events if event.kind in NOTIFY_KINDS])
 
 
-def notify_many(*, kind: str, event_ids: list[int], at: datetime) -> int | None:
+def notify_many(*, kind: str, event_ids: list[int]) -> int | None:
     """Queue one notification for a batch of history rows of one kind (a sweep's batch)."""
     return _notify(event_ids) if kind in NOTIFY_KINDS else None
 

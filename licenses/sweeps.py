@@ -85,7 +85,7 @@ def history_write_many(
     )
     event_ids = [event.pk for event in events]
     send_licenses_changed_in_bulk(rows, at)
-    notify_many(kind=kind, event_ids=event_ids, at=at)
+    notify_many(kind=kind, event_ids=event_ids)
 
 
 def _expire_batch(*, now: datetime, due: QuerySet[License], batch_size: int) -> int:

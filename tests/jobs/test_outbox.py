@@ -284,6 +284,28 @@ def test_consumer__chunk_with_one_bad_message__others_done(license, mailoutbox):
     assert len(mailoutbox) == 1
 
 
+def test_consumer__message_written_by_an_earlier_version__emails_its_one_row(
+    license, mailoutbox
+):
+    # Given a message in the shape earlier versions wrote (one row, `event_id`), not done
+    event = license.events.get(kind=EventKind.INSTALLED)
+    OutboxMessage.objects.update(status=OutboxStatus.DONE)
+    mailoutbox.clear()
+    old = OutboxMessage.objects.create(
+        topic=NOTIFY_TASK,
+        payload={"event_id": event.pk, "license_id": license.pk, "kind": "installed"},
+        created_at=timezone.now(),
+    )
+
+    # When it is processed
+    outbox.outbox_process(message_ids=[old.pk])
+
+    # Then the row's email went out once and the message is done
+    old.refresh_from_db()
+    assert old.status == OutboxStatus.DONE
+    assert len(mailoutbox) == 1 and license.org_id in mailoutbox[0].body
+
+
 def test_rerelay__sent_long_ago_and_never_done__relayed_again(license, mailoutbox):
     # Given a message the broker accepted hours ago but lost
     message = _message_for(license, EventKind.INSTALLED)
