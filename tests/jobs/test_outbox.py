@@ -284,9 +284,7 @@ def test_consumer__chunk_with_one_bad_message__others_done(license, mailoutbox):
     assert len(mailoutbox) == 1
 
 
-def test_consumer__message_written_by_an_earlier_version__emails_its_one_row(
-    license, mailoutbox
-):
+def test_consumer__message_written_by_an_earlier_version__emails_its_one_row(license, mailoutbox):
     # Given a message in the shape earlier versions wrote (one row, `event_id`), not done
     event = license.events.get(kind=EventKind.INSTALLED)
     OutboxMessage.objects.update(status=OutboxStatus.DONE)
